@@ -1,0 +1,111 @@
+"""Env mode: the catalog of Downward API env vars and how each becomes an ``EnvVar``.
+
+Env vars are resolved once, when the container starts (labels changed later are not seen:
+that is what the volume is for). Only single label/annotation keys can be env vars, and a
+resource env var needs no ``containerName``: it refers to the container it is injected into.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from webhook.core.divisors import Divisor
+from webhook.types import JSONObject
+
+__all__ = [
+    "CATALOG",
+    "DEFAULT_FIELDS",
+    "EnvField",
+    "api_url_var",
+    "build_env",
+    "metadata_key_field",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EnvField:
+    """One selectable env var. ``resource`` fields get a unit suffix from their divisor."""
+
+    key: str
+    base_name: str
+    field_path: str | None = None
+    resource: str | None = None
+
+    @property
+    def resource_kind(self) -> str | None:
+        """``cpu``, ``memory`` or ``ephemeral-storage`` for resource fields."""
+        return self.resource.split(".", 1)[1] if self.resource else None
+
+
+def _field(key: str, name: str, path: str) -> EnvField:
+    return EnvField(key, name, field_path=path)
+
+
+def _resource(key: str, name: str, resource: str) -> EnvField:
+    return EnvField(key, name, resource=resource)
+
+
+_ALL: tuple[tuple[EnvField, bool], ...] = (
+    (_field("name", "POD_NAME", "metadata.name"), True),
+    (_field("namespace", "POD_NAMESPACE", "metadata.namespace"), True),
+    (_field("uid", "POD_UID", "metadata.uid"), True),
+    (_field("podIP", "POD_IP", "status.podIP"), True),
+    (_field("podIPs", "POD_IPS", "status.podIPs"), False),
+    (_field("node", "NODE_NAME", "spec.nodeName"), True),
+    (_field("hostIP", "HOST_IP", "status.hostIP"), True),
+    (_field("hostIPs", "HOST_IPS", "status.hostIPs"), False),
+    (_field("serviceAccount", "SERVICE_ACCOUNT", "spec.serviceAccountName"), True),
+    (_resource("cpuRequest", "CPU_REQUEST", "requests.cpu"), True),
+    (_resource("cpuLimit", "CPU_LIMIT", "limits.cpu"), True),
+    (_resource("memoryRequest", "MEMORY_REQUEST", "requests.memory"), True),
+    (_resource("memoryLimit", "MEMORY_LIMIT", "limits.memory"), True),
+    (_resource("ephemeralStorageRequest", "EPHEMERAL_STORAGE_REQUEST",
+               "requests.ephemeral-storage"), False),
+    (_resource("ephemeralStorageLimit", "EPHEMERAL_STORAGE_LIMIT",
+               "limits.ephemeral-storage"), False),
+)
+
+#: Keyword (lower-cased, annotation values are case-insensitive) -> field.
+CATALOG: dict[str, EnvField] = {f.key.lower(): f for f, _ in _ALL}
+DEFAULT_FIELDS: tuple[EnvField, ...] = tuple(f for f, default in _ALL if default)
+
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]")
+
+
+def metadata_key_field(kind: str, key: str) -> EnvField:
+    """``label:KEY`` / ``annotation:KEY`` -> ``LABEL_<KEY>`` from ``metadata.labels['KEY']``."""
+    name = f"{kind.upper()}_{_NOT_ALNUM.sub('_', key.upper())}"
+    return EnvField(f"{kind}:{key}", name, field_path=f"metadata.{kind}s['{key}']")
+
+
+def env_name(field: EnvField, prefix: str, cpu: Divisor, memory: Divisor) -> str:
+    """The env var name: prefix, base name and, for resources, the divisor's unit."""
+    kind = field.resource_kind
+    if kind is None:
+        return prefix + field.base_name
+    unit = cpu.unit if kind == "cpu" else memory.unit
+    return f"{prefix}{field.base_name}_{unit}"
+
+
+def _value_from(field: EnvField, cpu: Divisor, memory: Divisor) -> JSONObject:
+    if field.resource is None:
+        return {"fieldRef": {"apiVersion": "v1", "fieldPath": field.field_path}}
+    divisor = cpu if field.resource_kind == "cpu" else memory
+    return {"resourceFieldRef": {"resource": field.resource, "divisor": divisor.quantity}}
+
+
+def build_env(
+    fields: Iterable[EnvField], prefix: str, cpu: Divisor, memory: Divisor
+) -> list[tuple[EnvField, JSONObject]]:
+    """The ``EnvVar`` objects for ``fields``, each with the field that made it."""
+    return [
+        (f, {"name": env_name(f, prefix, cpu, memory), "valueFrom": _value_from(f, cpu, memory)})
+        for f in fields
+    ]
+
+
+def api_url_var(prefix: str, port: int) -> JSONObject:
+    """``KUBERNETES_API_URL`` pointing the app at the ambassador on loopback."""
+    return {"name": f"{prefix}KUBERNETES_API_URL", "value": f"http://127.0.0.1:{port}"}

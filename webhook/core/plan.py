@@ -1,0 +1,282 @@
+"""Plan: given a pod and its options, decide what to add and what to skip, with a reason each.
+
+The plan only *adds*. Whatever the pod already has wins: an env var, volume or mount path of
+the same name is kept and a finding says so, unless it is exactly what we would add, which
+is how a second review of an injected pod (``reinvocationPolicy: IfNeeded``) plans nothing.
+Nothing here reads ``metadata.name`` or ``metadata.uid``: pods made from ``generateName``
+(every Deployment, Job and StatefulSet pod) have neither at admission time.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from webhook.core import ambassador as amb
+from webhook.core.annotations import AMBASSADOR, ENV, INJECTED, MODES, VOLUME, Options
+from webhook.core.envvars import EnvField, api_url_var, build_env
+from webhook.core.reasons import Finding, Reason
+from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
+from webhook.types import JSONObject
+
+__all__ = ["ContainerPlan", "Plan", "plan_injection"]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerPlan:
+    """Additions to one container, addressed by its JSON Pointer (``/spec/containers/0``)."""
+
+    pointer: str
+    env: tuple[JSONObject, ...] = ()
+    has_env: bool = False
+    mount: JSONObject | None = None
+    has_mounts: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything to add to one pod; ``patch.render`` turns it into JSON Patch operations."""
+
+    containers: tuple[ContainerPlan, ...] = ()
+    volumes: tuple[JSONObject, ...] = ()
+    has_volumes: bool = False
+    ambassador: JSONObject | None = None
+    has_init_containers: bool = False
+    injected: str | None = None
+    has_annotations: bool = False
+    modes: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    pointer: str
+    container: JSONObject
+    init: bool
+
+
+def _targets(spec: JSONObject, options: Options, findings: list[Finding]) -> list[_Target]:
+    containers = spec["containers"]
+    inits = spec.get("initContainers") or []
+    if options.containers is None:
+        return [_Target(f"/spec/containers/{i}", c, False)
+                for i, c in enumerate(containers) if c["name"] != amb.CONTAINER_NAME]
+    wanted = set(options.containers)
+    for name in options.containers:
+        if name == amb.CONTAINER_NAME:
+            findings.append(Finding(Reason.AMBASSADOR_NOT_TARGET))
+        elif not any(c["name"] == name for c in (*containers, *inits)):
+            findings.append(Finding.of(Reason.UNKNOWN_CONTAINER, value=name))
+    wanted.discard(amb.CONTAINER_NAME)
+    return [
+        *(_Target(f"/spec/containers/{i}", c, False)
+          for i, c in enumerate(containers) if c["name"] in wanted),
+        *(_Target(f"/spec/initContainers/{i}", c, True)
+          for i, c in enumerate(inits) if c["name"] in wanted),
+    ]
+
+
+def _ambassador(
+    spec: JSONObject, options: Options, prior: frozenset[str], settings: amb.AmbassadorSettings,
+    findings: list[Finding],
+) -> tuple[bool, JSONObject | None]:
+    """(is the ambassador in the pod after this review, the container to add if any)."""
+    if spec.get("hostNetwork"):
+        findings.append(Finding(Reason.AMBASSADOR_HOST_NETWORK))
+        return False, None
+    everyone = [*spec["containers"], *(spec.get("initContainers") or [])]
+    if any(c["name"] == amb.CONTAINER_NAME for c in everyone):
+        if AMBASSADOR in prior:
+            return True, None
+        findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=amb.CONTAINER_NAME))
+        return False, None
+    for volume in spec.get("volumes") or []:
+        if volume["name"] in (amb.TMP_VOLUME, amb.TOKEN_VOLUME):
+            findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=volume["name"]))
+            return False, None
+    port = options.ambassador_port
+    for container in everyone:
+        for p in container.get("ports") or []:
+            if p.get("containerPort") == port and p.get("protocol", "TCP") == "TCP":
+                findings.append(Finding.of(Reason.AMBASSADOR_PORT_CONFLICT,
+                                           container=container["name"], port=str(port)))
+                return False, None
+    own_token = spec.get("automountServiceAccountToken") is False
+    return True, amb.build_container(settings, image=options.ambassador_image, port=port,
+                                     read_only=options.ambassador_read_only,
+                                     own_token=own_token)
+
+
+@lru_cache(maxsize=256)
+def _env_block(options: Options, with_env: bool, api_port: int | None
+               ) -> tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """(env vars, limit resources they read, duplicate (key, name) pairs): per options, cached.
+
+    The dicts are shared between containers and reviews; nothing downstream mutates them.
+    """
+    pairs: list[tuple[EnvField, JSONObject]] = []
+    if with_env:
+        pairs = build_env(options.env_fields, options.env_prefix, options.cpu_divisor,
+                          options.memory_divisor)
+    seen: set[str] = set()
+    env: list[JSONObject] = []
+    duplicates: list[tuple[str, str]] = []
+    for f, var in pairs:
+        if var["name"] in seen:
+            duplicates.append((f.key, var["name"]))
+            continue
+        seen.add(var["name"])
+        env.append(var)
+    if api_port is not None:
+        env.append(api_url_var(options.env_prefix, api_port))
+    limits = tuple(dict.fromkeys(
+        f.resource_kind for f, _ in pairs
+        if f.resource and f.resource.startswith("limits.") and f.resource_kind
+    ))
+    return tuple(env), limits, tuple(duplicates)
+
+
+def _source(var: JSONObject, container: str) -> tuple[object, ...]:
+    """What an env var reads, so an already-injected var counts as ours, not a conflict."""
+    value_from = var.get("valueFrom")
+    if not isinstance(value_from, dict):
+        return ("value", var.get("value", ""))
+    ref = value_from.get("fieldRef")
+    if isinstance(ref, dict):
+        return ("field", ref.get("fieldPath"))
+    ref = value_from.get("resourceFieldRef")
+    if isinstance(ref, dict):
+        return ("resource", ref.get("resource"), ref.get("divisor") or "1",
+                ref.get("containerName") or container)
+    return ("other", repr(sorted(value_from)))
+
+
+def _plan_env(target: _Target, env: Iterable[JSONObject], findings: list[Finding]
+              ) -> tuple[JSONObject, ...]:
+    name = target.container["name"]
+    existing = {v["name"]: v for v in target.container.get("env") or []}
+    if not existing:
+        return tuple(env)
+    add: list[JSONObject] = []
+    for var in env:
+        have = existing.get(var["name"])
+        if have is None:
+            add.append(var)
+        elif _source(have, name) != _source(var, name):
+            findings.append(Finding.of(Reason.ENV_CONFLICT, container=name, name=var["name"]))
+    return tuple(add)
+
+
+def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObject | None:
+    for mount in target.container.get("volumeMounts") or []:
+        if posixpath.normpath(mount["mountPath"]) == path:
+            if mount["name"] != VOLUME_NAME:
+                findings.append(Finding.of(Reason.MOUNT_CONFLICT,
+                                           container=target.container["name"], path=path))
+            return None
+    return build_mount(path)
+
+
+def _missing_limits(container: JSONObject, kinds: Iterable[str]) -> list[str]:
+    limits = (container.get("resources") or {}).get("limits") or {}
+    return [k for k in kinds if k not in limits]
+
+
+def _volume(
+    spec: JSONObject, options: Options, targets: list[_Target], with_ambassador: bool,
+    prior: frozenset[str], findings: list[Finding],
+) -> tuple[bool, JSONObject | None]:
+    """(is the volume ours after this review, the volume to add if any)."""
+    folders = [c["name"] for c in spec["containers"] if c["name"] != amb.CONTAINER_NAME]
+    folders += [t.container["name"] for t in targets if t.init]
+    if with_ambassador:
+        folders.append(amb.CONTAINER_NAME)
+    ours = build_volume(folders, options.volume_mode, options.cpu_divisor,
+                        options.memory_divisor)
+    existing = next((v for v in spec.get("volumes") or [] if v["name"] == VOLUME_NAME), None)
+    if existing is None:
+        return True, ours
+    if existing == ours or VOLUME in prior:
+        return True, None
+    findings.append(Finding.of(Reason.VOLUME_CONFLICT, name=VOLUME_NAME))
+    return False, None
+
+
+def plan_injection(
+    pod: JSONObject, options: Options, settings: amb.AmbassadorSettings
+) -> Plan:
+    """Plan the additions for ``pod`` (a Pod, or a pod template shaped like one)."""
+    spec = pod["spec"]
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    prior = frozenset(m.strip() for m in annotations.get(INJECTED, "").split(","))
+    findings: list[Finding] = []
+    targets = _targets(spec, options, findings)
+    applied: set[str] = set()
+
+    with_ambassador, ambassador = False, None
+    if AMBASSADOR in options.modes:
+        with_ambassador, ambassador = _ambassador(spec, options, prior, settings, findings)
+        if with_ambassador:
+            applied.add(AMBASSADOR)
+
+    wants_env, wants_volume = ENV in options.modes, VOLUME in options.modes
+    if (wants_env or wants_volume) and not targets:
+        findings.append(Finding(Reason.NO_TARGETS))
+
+    env, env_limits, duplicates = _env_block(
+        options, wants_env, options.ambassador_port if with_ambassador else None)
+    findings.extend(Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n)
+                    for k, n in duplicates)
+
+    volumes: list[JSONObject] = []
+    with_volume = False
+    if wants_volume and targets:
+        with_volume, volume = _volume(spec, options, targets, with_ambassador, prior, findings)
+        if volume is not None:
+            volumes.append(volume)
+        if with_volume:
+            applied.add(VOLUME)
+    if wants_env and targets:
+        applied.add(ENV)
+
+    plans: list[ContainerPlan] = []
+    missing: dict[str, list[str]] = {}
+    for target in targets:
+        add_env = _plan_env(target, env, findings)
+        mount = _plan_mount(target, options.volume_path, findings) if with_volume else None
+        if add_env and env_limits:
+            missing[target.container["name"]] = _missing_limits(target.container, env_limits)
+        if add_env or mount:
+            plans.append(ContainerPlan(
+                pointer=target.pointer, env=add_env, has_env=bool(target.container.get("env")),
+                mount=mount, has_mounts=bool(target.container.get("volumeMounts")),
+            ))
+    if volumes:
+        for container in spec["containers"]:
+            if container["name"] != amb.CONTAINER_NAME:
+                missing.setdefault(container["name"], []).extend(
+                    _missing_limits(container, ("cpu", "memory")))
+    findings.extend(
+        Finding.of(Reason.NO_LIMIT, container=name, resources=", ".join(dict.fromkeys(kinds)))
+        for name, kinds in missing.items() if kinds
+    )
+
+    if ambassador is not None:
+        volumes.extend(amb.build_volumes(any(
+            m["name"] == amb.TOKEN_VOLUME for m in ambassador["volumeMounts"])))
+
+    modes = tuple(m for m in MODES if m in applied)
+    injected = ",".join(modes)
+    return Plan(
+        containers=tuple(plans),
+        volumes=tuple(volumes),
+        has_volumes=bool(spec.get("volumes")),
+        ambassador=ambassador,
+        has_init_containers=bool(spec.get("initContainers")),
+        injected=injected if modes and annotations.get(INJECTED) != injected else None,
+        has_annotations=bool(annotations),
+        modes=modes,
+        findings=tuple(findings),
+    )
