@@ -2,7 +2,7 @@
 
 from typing import Any, TypeAlias
 
-__all__ = ["JSONObject", "PatchOp", "Patch"]
+__all__ = ["JSONObject", "Patch", "PatchOp"]
 
 #: A decoded JSON object (a Kubernetes object or part of one). Kubernetes objects are open
 #: ended, so values stay ``Any``; ``webhook.core.review`` checks the parts we touch.

@@ -46,17 +46,19 @@ class Decision:
 
     @property
     def warnings(self) -> list[str]:
-        return [f.message for f in self.findings]
+        """Admission warnings; on a denial only the notices (the denial names the rest)."""
+        denied = self.outcome == "denied"
+        return [f.message for f in self.findings if not (denied and f.invalid)]
 
     @property
     def denial(self) -> str | None:
         if self.outcome != "denied":
             return None
-        return "downward-webhook: " + "; ".join(f.message for f in self.findings if f.invalid)
+        problems = "; ".join(f.problem for f in self.findings if f.invalid)
+        return f"downward-webhook (strict mode): {problems}"
 
 
-def mutate(pod: JSONObject, settings: Settings, *, default_inject: str | None = None
-           ) -> Decision:
+def mutate(pod: JSONObject, settings: Settings, *, default_inject: str | None = None) -> Decision:
     """Decide, plan and patch one pod (already checked by ``review.check_pod``)."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
     if MIRROR_ANNOTATION in annotations:
@@ -74,8 +76,9 @@ def mutate(pod: JSONObject, settings: Settings, *, default_inject: str | None = 
     return Decision("injected" if patch else "unchanged", patch, plan.modes, all_findings)
 
 
-def admit(doc: Any, settings: Settings, *, namespace_default: bool = False
-          ) -> tuple[AdmissionReview, Decision]:
+def admit(
+    doc: Any, settings: Settings, *, namespace_default: bool = False
+) -> tuple[AdmissionReview, Decision]:
     """Answer a decoded AdmissionReview. Raises ``review.BadReview`` for a malformed one."""
     request = parse_review(doc)
     if request.pod is None:
@@ -84,7 +87,10 @@ def admit(doc: Any, settings: Settings, *, namespace_default: bool = False
         default = settings.namespace_default_inject if namespace_default else None
         decision = mutate(request.pod, settings, default_inject=default)
     response = build_response(
-        request.api_version, request.uid, patch=decision.patch,
-        warnings=decision.warnings, denial=decision.denial,
+        request.api_version,
+        request.uid,
+        patch=decision.patch,
+        warnings=decision.warnings,
+        denial=decision.denial,
     )
     return response, decision

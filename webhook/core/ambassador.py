@@ -141,12 +141,31 @@ def build_volumes(own_token: bool) -> list[JSONObject]:
                 "projected": {
                     "defaultMode": 0o644,
                     "sources": [
-                        {"serviceAccountToken": {"path": "token",
-                                                 "expirationSeconds": _TOKEN_SECONDS}},
-                        {"configMap": {"name": "kube-root-ca.crt",
-                                       "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
-                            "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                        {
+                            "serviceAccountToken": {
+                                "path": "token",
+                                "expirationSeconds": _TOKEN_SECONDS,
+                            }
+                        },
+                        {
+                            "configMap": {
+                                "name": "kube-root-ca.crt",
+                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                            }
+                        },
+                        {
+                            "downwardAPI": {
+                                "items": [
+                                    {
+                                        "path": "namespace",
+                                        "fieldRef": {
+                                            "apiVersion": "v1",
+                                            "fieldPath": "metadata.namespace",
+                                        },
+                                    }
+                                ]
+                            }
+                        },
                     ],
                 },
             }

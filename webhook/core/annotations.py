@@ -50,8 +50,17 @@ DEFAULT_PORT = 8001
 _KNOWN_KEYS = frozenset(
     PREFIX + k
     for k in (
-        "inject", "injected", "containers", "env-prefix", "env-fields", "cpu-divisor",
-        "memory-divisor", "volume-path", "volume-mode", "ambassador-port", "ambassador-image",
+        "inject",
+        "injected",
+        "containers",
+        "env-prefix",
+        "env-fields",
+        "cpu-divisor",
+        "memory-divisor",
+        "volume-path",
+        "volume-mode",
+        "ambassador-port",
+        "ambassador-image",
         "ambassador-read-only",
     )
 )
@@ -130,16 +139,23 @@ def read_options(
         containers=_containers(get(PREFIX + "containers")),
         env_prefix=_env_prefix(get(PREFIX + "env-prefix"), findings),
         env_fields=_env_fields(get(PREFIX + "env-fields"), findings),
-        cpu_divisor=_divisor(get(PREFIX + "cpu-divisor"), CPU_DIVISORS, DEFAULT_CPU,
-                             Reason.BAD_CPU_DIVISOR, findings),
-        memory_divisor=_divisor(get(PREFIX + "memory-divisor"), MEMORY_DIVISORS,
-                                DEFAULT_MEMORY, Reason.BAD_MEMORY_DIVISOR, findings),
+        cpu_divisor=_divisor(
+            get(PREFIX + "cpu-divisor"), CPU_DIVISORS, DEFAULT_CPU, Reason.BAD_CPU_DIVISOR, findings
+        ),
+        memory_divisor=_divisor(
+            get(PREFIX + "memory-divisor"),
+            MEMORY_DIVISORS,
+            DEFAULT_MEMORY,
+            Reason.BAD_MEMORY_DIVISOR,
+            findings,
+        ),
         volume_path=_volume_path(get(PREFIX + "volume-path"), findings),
         volume_mode=_volume_mode(get(PREFIX + "volume-mode"), findings),
         ambassador_port=_port(get(PREFIX + "ambassador-port"), findings),
         ambassador_image=_image(get(PREFIX + "ambassador-image"), findings),
-        ambassador_read_only=_boolean(PREFIX + "ambassador-read-only",
-                                      get(PREFIX + "ambassador-read-only"), findings),
+        ambassador_read_only=_boolean(
+            PREFIX + "ambassador-read-only", get(PREFIX + "ambassador-read-only"), findings
+        ),
     )
     return options, findings
 
@@ -259,5 +275,5 @@ def _boolean(key: str, value: str | None, findings: list[Finding]) -> bool:
     text = value.strip().lower()
     if text in ("true", "false"):
         return text == "true"
-    findings.append(Finding.of(Reason.BAD_BOOLEAN, key=key, value=value))
+    findings.append(Finding.of(Reason.BAD_BOOLEAN, annotation=key, value=value))
     return False

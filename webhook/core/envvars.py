@@ -61,10 +61,16 @@ _ALL: tuple[tuple[EnvField, bool], ...] = (
     (_resource("cpuLimit", "CPU_LIMIT", "limits.cpu"), True),
     (_resource("memoryRequest", "MEMORY_REQUEST", "requests.memory"), True),
     (_resource("memoryLimit", "MEMORY_LIMIT", "limits.memory"), True),
-    (_resource("ephemeralStorageRequest", "EPHEMERAL_STORAGE_REQUEST",
-               "requests.ephemeral-storage"), False),
-    (_resource("ephemeralStorageLimit", "EPHEMERAL_STORAGE_LIMIT",
-               "limits.ephemeral-storage"), False),
+    (
+        _resource(
+            "ephemeralStorageRequest", "EPHEMERAL_STORAGE_REQUEST", "requests.ephemeral-storage"
+        ),
+        False,
+    ),
+    (
+        _resource("ephemeralStorageLimit", "EPHEMERAL_STORAGE_LIMIT", "limits.ephemeral-storage"),
+        False,
+    ),
 )
 
 #: Keyword (lower-cased, annotation values are case-insensitive) -> field.

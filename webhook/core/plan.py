@@ -61,8 +61,11 @@ def _targets(spec: JSONObject, options: Options, findings: list[Finding]) -> lis
     containers = spec["containers"]
     inits = spec.get("initContainers") or []
     if options.containers is None:
-        return [_Target(f"/spec/containers/{i}", c, False)
-                for i, c in enumerate(containers) if c["name"] != amb.CONTAINER_NAME]
+        return [
+            _Target(f"/spec/containers/{i}", c, False)
+            for i, c in enumerate(containers)
+            if c["name"] != amb.CONTAINER_NAME
+        ]
     wanted = set(options.containers)
     for name in options.containers:
         if name == amb.CONTAINER_NAME:
@@ -71,15 +74,24 @@ def _targets(spec: JSONObject, options: Options, findings: list[Finding]) -> lis
             findings.append(Finding.of(Reason.UNKNOWN_CONTAINER, value=name))
     wanted.discard(amb.CONTAINER_NAME)
     return [
-        *(_Target(f"/spec/containers/{i}", c, False)
-          for i, c in enumerate(containers) if c["name"] in wanted),
-        *(_Target(f"/spec/initContainers/{i}", c, True)
-          for i, c in enumerate(inits) if c["name"] in wanted),
+        *(
+            _Target(f"/spec/containers/{i}", c, False)
+            for i, c in enumerate(containers)
+            if c["name"] in wanted
+        ),
+        *(
+            _Target(f"/spec/initContainers/{i}", c, True)
+            for i, c in enumerate(inits)
+            if c["name"] in wanted
+        ),
     ]
 
 
 def _ambassador(
-    spec: JSONObject, options: Options, prior: frozenset[str], settings: amb.AmbassadorSettings,
+    spec: JSONObject,
+    options: Options,
+    prior: frozenset[str],
+    settings: amb.AmbassadorSettings,
     findings: list[Finding],
 ) -> tuple[bool, JSONObject | None]:
     """(is the ambassador in the pod after this review, the container to add if any)."""
@@ -100,26 +112,35 @@ def _ambassador(
     for container in everyone:
         for p in container.get("ports") or []:
             if p.get("containerPort") == port and p.get("protocol", "TCP") == "TCP":
-                findings.append(Finding.of(Reason.AMBASSADOR_PORT_CONFLICT,
-                                           container=container["name"], port=str(port)))
+                findings.append(
+                    Finding.of(
+                        Reason.AMBASSADOR_PORT_CONFLICT, container=container["name"], port=str(port)
+                    )
+                )
                 return False, None
     own_token = spec.get("automountServiceAccountToken") is False
-    return True, amb.build_container(settings, image=options.ambassador_image, port=port,
-                                     read_only=options.ambassador_read_only,
-                                     own_token=own_token)
+    return True, amb.build_container(
+        settings,
+        image=options.ambassador_image,
+        port=port,
+        read_only=options.ambassador_read_only,
+        own_token=own_token,
+    )
 
 
 @lru_cache(maxsize=256)
-def _env_block(options: Options, with_env: bool, api_port: int | None
-               ) -> tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
+def _env_block(
+    options: Options, with_env: bool, api_port: int | None
+) -> tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
     """(env vars, limit resources they read, duplicate (key, name) pairs): per options, cached.
 
     The dicts are shared between containers and reviews; nothing downstream mutates them.
     """
     pairs: list[tuple[EnvField, JSONObject]] = []
     if with_env:
-        pairs = build_env(options.env_fields, options.env_prefix, options.cpu_divisor,
-                          options.memory_divisor)
+        pairs = build_env(
+            options.env_fields, options.env_prefix, options.cpu_divisor, options.memory_divisor
+        )
     seen: set[str] = set()
     env: list[JSONObject] = []
     duplicates: list[tuple[str, str]] = []
@@ -131,10 +152,13 @@ def _env_block(options: Options, with_env: bool, api_port: int | None
         env.append(var)
     if api_port is not None:
         env.append(api_url_var(options.env_prefix, api_port))
-    limits = tuple(dict.fromkeys(
-        f.resource_kind for f, _ in pairs
-        if f.resource and f.resource.startswith("limits.") and f.resource_kind
-    ))
+    limits = tuple(
+        dict.fromkeys(
+            f.resource_kind
+            for f, _ in pairs
+            if f.resource and f.resource.startswith("limits.") and f.resource_kind
+        )
+    )
     return tuple(env), limits, tuple(duplicates)
 
 
@@ -148,13 +172,18 @@ def _source(var: JSONObject, container: str) -> tuple[object, ...]:
         return ("field", ref.get("fieldPath"))
     ref = value_from.get("resourceFieldRef")
     if isinstance(ref, dict):
-        return ("resource", ref.get("resource"), ref.get("divisor") or "1",
-                ref.get("containerName") or container)
+        return (
+            "resource",
+            ref.get("resource"),
+            ref.get("divisor") or "1",
+            ref.get("containerName") or container,
+        )
     return ("other", repr(sorted(value_from)))
 
 
-def _plan_env(target: _Target, env: Iterable[JSONObject], findings: list[Finding]
-              ) -> tuple[JSONObject, ...]:
+def _plan_env(
+    target: _Target, env: Iterable[JSONObject], findings: list[Finding]
+) -> tuple[JSONObject, ...]:
     name = target.container["name"]
     existing = {v["name"]: v for v in target.container.get("env") or []}
     if not existing:
@@ -173,8 +202,9 @@ def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObje
     for mount in target.container.get("volumeMounts") or []:
         if posixpath.normpath(mount["mountPath"]) == path:
             if mount["name"] != VOLUME_NAME:
-                findings.append(Finding.of(Reason.MOUNT_CONFLICT,
-                                           container=target.container["name"], path=path))
+                findings.append(
+                    Finding.of(Reason.MOUNT_CONFLICT, container=target.container["name"], path=path)
+                )
             return None
     return build_mount(path)
 
@@ -185,16 +215,19 @@ def _missing_limits(container: JSONObject, kinds: Iterable[str]) -> list[str]:
 
 
 def _volume(
-    spec: JSONObject, options: Options, targets: list[_Target], with_ambassador: bool,
-    prior: frozenset[str], findings: list[Finding],
+    spec: JSONObject,
+    options: Options,
+    targets: list[_Target],
+    with_ambassador: bool,
+    prior: frozenset[str],
+    findings: list[Finding],
 ) -> tuple[bool, JSONObject | None]:
     """(is the volume ours after this review, the volume to add if any)."""
     folders = [c["name"] for c in spec["containers"] if c["name"] != amb.CONTAINER_NAME]
     folders += [t.container["name"] for t in targets if t.init]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
-    ours = build_volume(folders, options.volume_mode, options.cpu_divisor,
-                        options.memory_divisor)
+    ours = build_volume(folders, options.volume_mode, options.cpu_divisor, options.memory_divisor)
     existing = next((v for v in spec.get("volumes") or [] if v["name"] == VOLUME_NAME), None)
     if existing is None:
         return True, ours
@@ -204,9 +237,7 @@ def _volume(
     return False, None
 
 
-def plan_injection(
-    pod: JSONObject, options: Options, settings: amb.AmbassadorSettings
-) -> Plan:
+def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSettings) -> Plan:
     """Plan the additions for ``pod`` (a Pod, or a pod template shaped like one)."""
     spec = pod["spec"]
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
@@ -226,9 +257,9 @@ def plan_injection(
         findings.append(Finding(Reason.NO_TARGETS))
 
     env, env_limits, duplicates = _env_block(
-        options, wants_env, options.ambassador_port if with_ambassador else None)
-    findings.extend(Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n)
-                    for k, n in duplicates)
+        options, wants_env, options.ambassador_port if with_ambassador else None
+    )
+    findings.extend(Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in duplicates)
 
     volumes: list[JSONObject] = []
     with_volume = False
@@ -249,23 +280,33 @@ def plan_injection(
         if add_env and env_limits:
             missing[target.container["name"]] = _missing_limits(target.container, env_limits)
         if add_env or mount:
-            plans.append(ContainerPlan(
-                pointer=target.pointer, env=add_env, has_env=bool(target.container.get("env")),
-                mount=mount, has_mounts=bool(target.container.get("volumeMounts")),
-            ))
+            plans.append(
+                ContainerPlan(
+                    pointer=target.pointer,
+                    env=add_env,
+                    has_env=bool(target.container.get("env")),
+                    mount=mount,
+                    has_mounts=bool(target.container.get("volumeMounts")),
+                )
+            )
     if volumes:
         for container in spec["containers"]:
             if container["name"] != amb.CONTAINER_NAME:
                 missing.setdefault(container["name"], []).extend(
-                    _missing_limits(container, ("cpu", "memory")))
+                    _missing_limits(container, ("cpu", "memory"))
+                )
     findings.extend(
         Finding.of(Reason.NO_LIMIT, container=name, resources=", ".join(dict.fromkeys(kinds)))
-        for name, kinds in missing.items() if kinds
+        for name, kinds in missing.items()
+        if kinds
     )
 
     if ambassador is not None:
-        volumes.extend(amb.build_volumes(any(
-            m["name"] == amb.TOKEN_VOLUME for m in ambassador["volumeMounts"])))
+        volumes.extend(
+            amb.build_volumes(
+                any(m["name"] == amb.TOKEN_VOLUME for m in ambassador["volumeMounts"])
+            )
+        )
 
     modes = tuple(m for m in MODES if m in applied)
     injected = ",".join(modes)

@@ -24,76 +24,148 @@ class Severity(enum.Enum):
     NOTICE = "notice"
 
 
+_I, _N = Severity.INVALID, Severity.NOTICE
+
+
 class Reason(enum.Enum):
-    """Stable codes (metric labels, docs) with a message template and a severity."""
+    """Stable code (metric label, docs), severity, the problem, and what the webhook did."""
 
-    UNKNOWN_ANNOTATION = ("unknown-annotation", Severity.INVALID,
-                          "{key}: unknown annotation, ignored")
-    UNKNOWN_MODE = ("unknown-mode", Severity.INVALID,
-                    "downward.io/inject: unknown mode {value} skipped "
-                    "(use env, volume, ambassador, all or none)")
-    NO_MODE = ("no-mode", Severity.INVALID,
-               "downward.io/inject: no mode given, nothing injected")
-    OPT_OUT_MIXED = ("opt-out-mixed", Severity.INVALID,
-                     "downward.io/inject: {value} mixed with other modes; treated as opt-out")
-    UNKNOWN_CONTAINER = ("unknown-container", Severity.INVALID,
-                         "downward.io/containers: no container named {value}; skipped")
-    AMBASSADOR_NOT_TARGET = ("ambassador-not-target", Severity.INVALID,
-                             "downward.io/containers: the ambassador cannot be a target; skipped")
-    UNKNOWN_FIELD = ("unknown-field", Severity.INVALID,
-                     "downward.io/env-fields: unknown field {value} skipped")
-    BAD_FIELD_KEY = ("bad-field-key", Severity.INVALID,
-                     "downward.io/env-fields: {value} is not a valid label/annotation key; skipped")
-    BAD_ENV_PREFIX = ("bad-env-prefix", Severity.INVALID,
-                      "downward.io/env-prefix: {value} is not a valid env var prefix; "
-                      "no prefix used")
-    BAD_CPU_DIVISOR = ("bad-cpu-divisor", Severity.INVALID,
-                       "downward.io/cpu-divisor: {value} is not 1m or 1; using 1m")
-    BAD_MEMORY_DIVISOR = ("bad-memory-divisor", Severity.INVALID,
-                          "downward.io/memory-divisor: {value} is not one of "
-                          "1, 1Ki, 1Mi, 1Gi, 1k, 1M, 1G; using 1")
-    BAD_VOLUME_PATH = ("bad-volume-path", Severity.INVALID,
-                       "downward.io/volume-path: {value} is not a clean absolute path; "
-                       "using /etc/podinfo")
-    BAD_VOLUME_MODE = ("bad-volume-mode", Severity.INVALID,
-                       "downward.io/volume-mode: {value} is not an octal mode 0000-0777; "
-                       "using 0644")
-    BAD_PORT = ("bad-port", Severity.INVALID,
-                "downward.io/ambassador-port: {value} is not a port in 1024-65535; using 8001")
-    BAD_IMAGE = ("bad-image", Severity.INVALID,
-                 "downward.io/ambassador-image: {value} is not an image reference; "
-                 "using the default")
-    BAD_BOOLEAN = ("bad-boolean", Severity.INVALID,
-                   "{key}: {value} is not true or false; using false")
-    DUPLICATE_ENV_NAME = ("duplicate-env-name", Severity.INVALID,
-                          "downward.io/env-fields: {value} gives env var {name} twice; "
-                          "kept the first")
-    NO_TARGETS = ("no-targets", Severity.NOTICE,
-                  "no target container: env and volume not injected")
-    ENV_CONFLICT = ("env-conflict", Severity.NOTICE,
-                    "container {container}: env var {name} already set; kept the pod's value")
-    VOLUME_CONFLICT = ("volume-conflict", Severity.NOTICE,
-                       "volume {name} already exists; kept the pod's volume")
-    MOUNT_CONFLICT = ("mount-conflict", Severity.NOTICE,
-                      "container {container}: mount path {path} already in use; "
-                      "downward volume not mounted there")
-    NO_LIMIT = ("no-limit", Severity.NOTICE,
-                "container {container} has no {resources} limit: the injected limit "
-                "reports the node's allocatable amount")
-    AMBASSADOR_HOST_NETWORK = ("ambassador-host-network", Severity.NOTICE,
-                               "ambassador skipped: hostNetwork pods would expose the proxy "
-                               "on the node")
-    AMBASSADOR_NAME_CONFLICT = ("ambassador-name-conflict", Severity.NOTICE,
-                                "ambassador skipped: a container or volume named {name} "
-                                "already exists")
-    AMBASSADOR_PORT_CONFLICT = ("ambassador-port-conflict", Severity.NOTICE,
-                                "ambassador skipped: container {container} already uses "
-                                "port {port}")
+    UNKNOWN_ANNOTATION = ("unknown-annotation", _I, "{key}: unknown annotation", "ignored")
+    UNKNOWN_MODE = (
+        "unknown-mode",
+        _I,
+        "downward.io/inject: unknown mode {value} (use env, volume, ambassador, all or none)",
+        "skipped",
+    )
+    NO_MODE = ("no-mode", _I, "downward.io/inject: no mode given", "nothing injected")
+    OPT_OUT_MIXED = (
+        "opt-out-mixed",
+        _I,
+        "downward.io/inject: {value} mixed with other modes",
+        "treated as opt-out",
+    )
+    UNKNOWN_CONTAINER = (
+        "unknown-container",
+        _I,
+        "downward.io/containers: no container named {value}",
+        "skipped",
+    )
+    AMBASSADOR_NOT_TARGET = (
+        "ambassador-not-target",
+        _I,
+        "downward.io/containers: the ambassador cannot be a target",
+        "skipped",
+    )
+    UNKNOWN_FIELD = (
+        "unknown-field",
+        _I,
+        "downward.io/env-fields: unknown field {value}",
+        "skipped",
+    )
+    BAD_FIELD_KEY = (
+        "bad-field-key",
+        _I,
+        "downward.io/env-fields: {value} is not a valid label/annotation key",
+        "skipped",
+    )
+    DUPLICATE_ENV_NAME = (
+        "duplicate-env-name",
+        _I,
+        "downward.io/env-fields: {value} gives env var {name} a second time",
+        "kept the first",
+    )
+    BAD_ENV_PREFIX = (
+        "bad-env-prefix",
+        _I,
+        "downward.io/env-prefix: {value} is not a valid env var prefix",
+        "no prefix used",
+    )
+    BAD_CPU_DIVISOR = (
+        "bad-cpu-divisor",
+        _I,
+        "downward.io/cpu-divisor: {value} is not 1m or 1",
+        "using 1m",
+    )
+    BAD_MEMORY_DIVISOR = (
+        "bad-memory-divisor",
+        _I,
+        "downward.io/memory-divisor: {value} is not one of 1, 1Ki, 1Mi, 1Gi, 1k, 1M, 1G",
+        "using 1",
+    )
+    BAD_VOLUME_PATH = (
+        "bad-volume-path",
+        _I,
+        "downward.io/volume-path: {value} is not a clean absolute path",
+        "using /etc/podinfo",
+    )
+    BAD_VOLUME_MODE = (
+        "bad-volume-mode",
+        _I,
+        "downward.io/volume-mode: {value} is not an octal mode 0000-0777",
+        "using 0644",
+    )
+    BAD_PORT = (
+        "bad-port",
+        _I,
+        "downward.io/ambassador-port: {value} is not a port in 1024-65535",
+        "using 8001",
+    )
+    BAD_IMAGE = (
+        "bad-image",
+        _I,
+        "downward.io/ambassador-image: {value} is not an image reference",
+        "using the default",
+    )
+    BAD_BOOLEAN = ("bad-boolean", _I, "{annotation}: {value} is not true or false", "using false")
+    NO_TARGETS = ("no-targets", _N, "no target container", "env and volume not injected")
+    ENV_CONFLICT = (
+        "env-conflict",
+        _N,
+        "container {container}: env var {name} already set",
+        "kept the pod's value",
+    )
+    VOLUME_CONFLICT = (
+        "volume-conflict",
+        _N,
+        "volume {name} already exists",
+        "kept the pod's volume",
+    )
+    MOUNT_CONFLICT = (
+        "mount-conflict",
+        _N,
+        "container {container}: mount path {path} already in use",
+        "downward volume not mounted there",
+    )
+    NO_LIMIT = (
+        "no-limit",
+        _N,
+        "container {container} has no {resources} limit",
+        "the injected limit reports the node's allocatable amount",
+    )
+    AMBASSADOR_HOST_NETWORK = (
+        "ambassador-host-network",
+        _N,
+        "ambassador skipped",
+        "on a hostNetwork pod the proxy port would be the node's",
+    )
+    AMBASSADOR_NAME_CONFLICT = (
+        "ambassador-name-conflict",
+        _N,
+        "ambassador skipped",
+        "a container or volume named {name} already exists",
+    )
+    AMBASSADOR_PORT_CONFLICT = (
+        "ambassador-port-conflict",
+        _N,
+        "ambassador skipped",
+        "container {container} already uses port {port}",
+    )
 
-    def __init__(self, code: str, severity: Severity, template: str) -> None:
+    def __init__(self, code: str, severity: Severity, problem: str, outcome: str) -> None:
         self.code = code
         self.severity = severity
-        self.template = template
+        self.problem = problem
+        self.outcome = outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +186,15 @@ class Finding:
     @property
     def message(self) -> str:
         """One printable ASCII line: what kubectl shows after ``Warning:``."""
-        return self.reason.template.format(
-            **{k: quote(v) if k in _QUOTED_ARGS else v for k, v in self.args}
-        )
+        return f"{self.problem}; {self._fill(self.reason.outcome)}"
+
+    @property
+    def problem(self) -> str:
+        """The problem alone, without what the webhook did about it (for denials)."""
+        return self._fill(self.reason.problem)
+
+    def _fill(self, template: str) -> str:
+        return template.format(**{k: quote(v) if k in _QUOTED_ARGS else v for k, v in self.args})
 
 
 def quote(value: str) -> str:

@@ -85,13 +85,17 @@ class Request:
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
         raise BadReview(f"{what} must be {_KIND_NAMES.get(kind, 'of another type')}")
     return value
 
 
 _KIND_NAMES: dict[type | tuple[type, ...], str] = {
-    dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
 }
 
 
@@ -144,7 +148,8 @@ def _check_named_list(items: Any, what: str) -> list[JSONObject]:
     for i, item in enumerate(items):
         _expect(item, dict, f"{what}[{i}]")
         _expect(item.get("name"), str, f"{what}[{i}].name")
-    return items
+    checked: list[JSONObject] = items
+    return checked
 
 
 def _check_container(c: JSONObject, what: str) -> None:

@@ -47,9 +47,7 @@ def _resource_items(container: str, cpu: Divisor, memory: Divisor) -> list[JSONO
     ]
 
 
-def build_volume(
-    containers: Iterable[str], mode: int, cpu: Divisor, memory: Divisor
-) -> JSONObject:
+def build_volume(containers: Iterable[str], mode: int, cpu: Divisor, memory: Divisor) -> JSONObject:
     """The volume, with a ``containers/<name>/`` folder for each name in ``containers``."""
     items: list[JSONObject] = [
         {"path": path, "fieldRef": {"apiVersion": "v1", "fieldPath": field}}

@@ -1,0 +1,1 @@
+"""Shared test support: real kubectl, Kubernetes' schemas and validation rules, review builders."""

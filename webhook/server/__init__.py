@@ -1,0 +1,1 @@
+"""The HTTP shell around the core: TLS, the admission endpoints, metrics and logs."""

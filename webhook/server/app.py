@@ -1,0 +1,244 @@
+"""The ASGI application: the admission hot path, and FastAPI for everything else.
+
+``POST /mutate`` and ``POST /mutate/namespace-default`` are answered by a lean ASGI handler
+(cap the body before parsing, decode with orjson, call the core, encode with orjson): every
+pod start in the cluster waits on it. Health, readiness and metrics are ordinary FastAPI
+routes. Bad input has one error channel: ``HttpError`` (400, 405, 408, 413) with a one-line
+reason; the server answers 500 only for a bug, and logs it without the request body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, Response
+
+from webhook.core.admission import Decision, Settings, admit
+from webhook.core.review import BadReview
+from webhook.server.metrics import Metrics
+from webhook.server.tls import CertificateReloader
+
+__all__ = ["HttpError", "ServerOptions", "create_app"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("downward_webhook.admission")
+
+ROUTES = {"/mutate": "mutate", "/mutate/namespace-default": "namespace-default"}
+_OUTCOME_BY_STATUS = {
+    400: "bad_request",
+    405: "bad_request",
+    408: "timeout",
+    413: "too_large",
+    500: "error",
+}
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    """HTTP-level limits and the pieces the app is wired to."""
+
+    max_body_bytes: int = 3 * 1024 * 1024
+    body_timeout: float = 10.0
+    cert_reload_interval: float = 5.0
+
+
+class HttpError(Exception):
+    """A request we refuse: status code and a one-line reason for the client."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                raise HttpError(400, "invalid Content-Length header") from None
+    return None
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole body, refusing more than ``limit`` bytes before reading (or parsing) it."""
+    length = _content_length(scope)
+    if length is not None and length > limit:
+        raise HttpError(413, f"body of {length} bytes is over the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise HttpError(400, "client disconnected before the body was complete")
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise HttpError(413, f"body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise HttpError(408, f"body not received within {timeout:g}s") from None
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class AdmissionEndpoint:
+    """Raw ASGI handler for the two admission paths; everything else goes to ``fallback``."""
+
+    def __init__(
+        self, fallback: ASGIApp, settings: Settings, metrics: Metrics, options: ServerOptions
+    ) -> None:
+        self.fallback = fallback
+        self.settings = settings
+        self.metrics = metrics
+        self.options = options
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if endpoint is None:
+            await self.fallback(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            if scope["method"] != "POST":
+                raise HttpError(405, "only POST is allowed")
+            body = await _read_body(
+                scope, receive, self.options.max_body_bytes, self.options.body_timeout
+            )
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                raise HttpError(400, f"body is not JSON: {exc.msg}") from None
+            try:
+                review, decision = admit(
+                    doc, self.settings, namespace_default=endpoint == "namespace-default"
+                )
+            except BadReview as exc:
+                raise HttpError(400, f"not an AdmissionReview: {exc}") from None
+        except HttpError as exc:
+            self._count(endpoint, _OUTCOME_BY_STATUS.get(exc.status, "bad_request"), start)
+            log.info(
+                "request refused",
+                extra={
+                    "fields": {"endpoint": endpoint, "status": exc.status, "reason": exc.reason}
+                },
+            )
+            await _respond(send, exc.status, exc.reason.encode() + b"\n", _TEXT)
+            return
+        except Exception:
+            self._count(endpoint, "error", start)
+            log.exception("internal error while answering an admission request")
+            await _respond(send, 500, b"internal error\n", _TEXT)
+            return
+        await _respond(send, 200, orjson.dumps(review), _JSON)
+        self._record(endpoint, doc, decision, start)
+
+    def _count(self, endpoint: str, outcome: str, start: float) -> float:
+        elapsed = time.perf_counter() - start
+        self.metrics.requests[endpoint, outcome].inc()
+        self.metrics.latency[endpoint].observe(elapsed)
+        return elapsed
+
+    def _record(self, endpoint: str, doc: Any, decision: Decision, start: float) -> None:
+        elapsed = self._count(endpoint, decision.outcome, start)
+        if decision.outcome == "injected":
+            for mode in decision.modes:
+                self.metrics.injections[mode].inc()
+        codes = [f.reason.code for f in decision.findings]
+        for code in codes:
+            self.metrics.warnings[code].inc()
+        request = doc["request"]
+        metadata = _metadata(request.get("object"))
+        log.info(
+            "admission",
+            extra={
+                "fields": {
+                    "endpoint": endpoint,
+                    "uid": request["uid"],
+                    "namespace": request.get("namespace", ""),
+                    "pod": _text(metadata.get("name")) or _text(metadata.get("generateName")),
+                    "outcome": decision.outcome,
+                    "modes": list(decision.modes),
+                    "warnings": codes,
+                    "latency_ms": round(elapsed * 1000, 3),
+                }
+            },
+        )
+
+
+def _metadata(obj: Any) -> dict[str, Any]:
+    metadata = obj.get("metadata") if isinstance(obj, dict) else None
+    return metadata if isinstance(metadata, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def create_app(
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    reloader: CertificateReloader | None = None,
+    options: ServerOptions | None = None,
+) -> AdmissionEndpoint:
+    """The whole ASGI app. ``reloader`` is None only when serving plain HTTP (development)."""
+    metrics = metrics or Metrics()
+    options = options or ServerOptions()
+    state = {"ready": reloader is None}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        watcher = None
+        if reloader is not None:
+            watcher = asyncio.create_task(reloader.watch(options.cert_reload_interval))
+            state["ready"] = True
+        yield
+        state["ready"] = False
+        if watcher is not None:
+            watcher.cancel()
+
+    api = FastAPI(
+        title="downward-webhook", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
+
+    @api.get("/healthz", response_class=PlainTextResponse)
+    async def healthz() -> str:
+        return "ok\n"
+
+    @api.get("/readyz", response_class=PlainTextResponse)
+    async def readyz() -> Response:
+        if state["ready"]:
+            return PlainTextResponse("ok\n")
+        return PlainTextResponse("not ready\n", status_code=503)
+
+    @api.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return AdmissionEndpoint(api, settings, metrics, options)
