@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Run the webhook locally over TLS with self-signed certificates made on the spot.
+#   scripts/dev-serve.sh [extra serve flags]
+# Certificates go to .dev/certs (CA in .dev/certs/ca.crt); the server listens on
+# https://127.0.0.1:8443. Try: curl --cacert .dev/certs/ca.crt https://127.0.0.1:8443/healthz
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/downward-webhook ]; then
+  python3 -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e .
+fi
+.venv/bin/downward-webhook certs generate --service downward-webhook --namespace downward \
+  --out-dir .dev/certs
+exec .venv/bin/downward-webhook serve --host 127.0.0.1 --port "${PORT:-8443}" \
+  --tls-cert .dev/certs/tls.crt --tls-key .dev/certs/tls.key "$@"

@@ -1,0 +1,400 @@
+"""A FAKE of the few Kubernetes API endpoints that ``certs ensure`` calls, over real HTTP.
+
+This is not a Kubernetes API server and does not try to be one: no authentication, no
+admission, no watch, no field selectors, no defaulting, and only the validation that the
+certificate code could trip over. It exists so that tests can point a real
+``kubernetes.client.ApiClient`` at it and exercise the real request/response path. It keeps:
+
+* ``/api/v1/namespaces/{ns}/secrets`` (GET list, POST) and ``.../secrets/{name}`` (GET, PUT,
+  DELETE);
+* ``/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}`` (GET, PUT).
+
+Like the real server it keeps one increasing ``resourceVersion`` counter for all objects, a
+PUT that carries a stale ``resourceVersion`` gets ``409 Conflict``, a POST of an existing
+name gets ``409 AlreadyExists``, and a missing object gets ``404 NotFound``, each as a
+``Status`` object. Tests can inject a failure (e.g. 403 or 409) or run a callback right
+before the next matching request (to stage a race deterministically).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kubernetes import client
+
+__all__ = ["FakeKubeApi", "api_client_for", "serve", "status_object"]
+
+Obj = dict[str, Any]
+Response = tuple[int, Obj]
+
+SECRETS = "secrets"
+WEBHOOK_CONFIGS = "mutatingwebhookconfigurations"
+
+_SECRET_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<name>[^/]+))?$")
+_MWC_PATH = re.compile(
+    r"^/apis/admissionregistration\.k8s\.io/v1/mutatingwebhookconfigurations/(?P<name>[^/]+)$"
+)
+_REASONS = {
+    400: "BadRequest",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    422: "Invalid",
+    500: "InternalError",
+}
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}
+
+
+def status_object(code: int, message: str, reason: str | None = None) -> Obj:
+    """A ``metav1.Status`` failure body, as the API server sends with every error."""
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason or _REASONS.get(code, "Unknown"),
+        "code": code,
+    }
+
+
+@dataclass
+class _Injection:
+    method: str
+    resource: str
+    remaining: int
+    status: int = 0
+    reason: str | None = None
+    callback: Callable[[], None] | None = None
+
+
+class FakeKubeApi:
+    """In-memory state of the fake plus helpers to seed and inspect it without HTTP."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._versions = itertools.count(1)
+        self._uids = itertools.count(1)
+        self._secrets: dict[tuple[str, str], Obj] = {}
+        self._webhook_configs: dict[str, Obj] = {}
+        self._injections: list[_Injection] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, resource, name)
+
+    # --- seeding and inspection ------------------------------------------------------
+
+    def put_secret(
+        self,
+        namespace: str,
+        name: str,
+        data: dict[str, bytes],
+        *,
+        annotations: dict[str, str] | None = None,
+        secret_type: str = "kubernetes.io/tls",
+    ) -> Obj:
+        """Store a Secret directly (as if another tool made it) and return it."""
+        meta: Obj = {"name": name, "namespace": namespace}
+        if annotations:
+            meta["annotations"] = dict(annotations)
+        body = {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "type": secret_type}
+        body["data"] = {k: base64.b64encode(v).decode() for k, v in data.items()}
+        with self._lock:
+            self._secrets[(namespace, name)] = self._stamp(body, None)
+            return copy.deepcopy(self._secrets[(namespace, name)])
+
+    def put_webhook_config(
+        self, name: str, webhooks: Sequence[str | Obj] = ("a", "b"), **metadata: Any
+    ) -> Obj:
+        """Store a MutatingWebhookConfiguration; a ``str`` entry becomes a minimal webhook
+        ``<str>.downward.io`` without caBundle, a ``dict`` entry is stored as given."""
+        body = {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": name, **metadata},
+            "webhooks": [
+                _webhook_entry(f"{hook}.downward.io") if isinstance(hook, str) else hook
+                for hook in webhooks
+            ],
+        }
+        with self._lock:
+            self._webhook_configs[name] = self._stamp(body, None)
+            return copy.deepcopy(self._webhook_configs[name])
+
+    def secret(self, namespace: str, name: str) -> Obj | None:
+        with self._lock:
+            return copy.deepcopy(self._secrets.get((namespace, name)))
+
+    def secret_data(self, namespace: str, name: str) -> dict[str, bytes]:
+        """The decoded ``data`` of a stored Secret ({} if it does not exist)."""
+        secret = self.secret(namespace, name) or {}
+        return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        with self._lock:
+            self._secrets.pop((namespace, name), None)
+
+    def webhook_config(self, name: str) -> Obj | None:
+        with self._lock:
+            return copy.deepcopy(self._webhook_configs.get(name))
+
+    def ca_bundles(self, name: str) -> list[bytes]:
+        """The decoded caBundle of every entry of a stored webhook configuration."""
+        stored = self.webhook_config(name) or {}
+        return [
+            base64.b64decode(hook.get("clientConfig", {}).get("caBundle", ""))
+            for hook in stored.get("webhooks") or []
+        ]
+
+    def fail_next(
+        self, method: str, resource: str, status: int, *, reason: str | None = None, times: int = 1
+    ) -> None:
+        """Answer the next ``times`` matching requests with an error ``Status``."""
+        with self._lock:
+            self._injections.append(_Injection(method, resource, times, status, reason))
+
+    def before_next(
+        self, method: str, resource: str, callback: Callable[[], None], *, times: int = 1
+    ) -> None:
+        """Run ``callback`` (in the server thread, unlocked) before the next matching request."""
+        with self._lock:
+            self._injections.append(_Injection(method, resource, times, callback=callback))
+
+    # --- request handling ------------------------------------------------------------
+
+    def handle(self, method: str, path: str, body: Obj | None) -> Response:
+        """Serve one request; ``path`` without the query string."""
+        route = _route(path)
+        if route is None:
+            return 404, status_object(404, f"the server could not find the path {path}")
+        resource, namespace, name = route
+        self.requests.append((method, resource, name or ""))
+        injected = self._run_injections(method, resource, name or "")
+        if injected is not None:
+            return injected
+        with self._lock:
+            if resource == SECRETS:
+                return self._secrets_request(method, namespace, name, body)
+            return self._webhook_config_request(method, name or "", body)
+
+    def _run_injections(self, method: str, resource: str, name: str) -> Response | None:
+        with self._lock:
+            match = next(
+                (i for i in self._injections if (i.method, i.resource) == (method, resource)),
+                None,
+            )
+            if match is None:
+                return None
+            match.remaining -= 1
+            if match.remaining <= 0:
+                self._injections.remove(match)
+        if match.callback is not None:
+            match.callback()
+            return None
+        return match.status, self._injected_status(match, method, resource, name)
+
+    @staticmethod
+    def _injected_status(injection: _Injection, method: str, resource: str, name: str) -> Obj:
+        verb = _VERBS.get(method, method.lower())
+        if injection.status == 403:
+            message = (
+                f'{resource} "{name}" is forbidden: User "system:serviceaccount:fake:fake" '
+                f'cannot {verb} resource "{resource}"'
+            )
+        else:
+            message = f'Operation cannot be fulfilled on {resource} "{name}": injected by test'
+        return status_object(injection.status, message, injection.reason)
+
+    def _secrets_request(
+        self, method: str, ns: str, name: str | None, body: Obj | None
+    ) -> Response:
+        if name is None and method == "GET":
+            items = [copy.deepcopy(s) for (n, _), s in sorted(self._secrets.items()) if n == ns]
+            return 200, {"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": items}
+        if name is None and method == "POST":
+            return self._create_secret(ns, body or {})
+        if name is not None and method == "GET":
+            return self._get(self._secrets, (ns, name), SECRETS, name)
+        if name is not None and method == "PUT":
+            return self._replace(self._secrets, (ns, name), SECRETS, name, body or {})
+        if name is not None and method == "DELETE":
+            return self._delete_secret(ns, name)
+        return 405, status_object(405, f"{method} is not supported by this fake")
+
+    def _webhook_config_request(self, method: str, name: str, body: Obj | None) -> Response:
+        if method == "GET":
+            return self._get(self._webhook_configs, name, WEBHOOK_CONFIGS, name)
+        if method == "PUT":
+            return self._replace(self._webhook_configs, name, WEBHOOK_CONFIGS, name, body or {})
+        return 405, status_object(405, f"{method} is not supported by this fake")
+
+    def _get(self, store: dict[Any, Obj], key: Any, resource: str, name: str) -> Response:
+        if key not in store:
+            return 404, status_object(404, f'{resource} "{name}" not found')
+        return 200, copy.deepcopy(store[key])
+
+    def _create_secret(self, ns: str, body: Obj) -> Response:
+        name = body.get("metadata", {}).get("name", "")
+        if (ns, name) in self._secrets:
+            message = f'secrets "{name}" already exists'
+            return 409, status_object(409, message, "AlreadyExists")
+        invalid = _invalid(SECRETS, body, None)
+        if invalid is not None:
+            return invalid
+        self._secrets[(ns, name)] = self._stamp(body, None, namespace=ns)
+        return 201, copy.deepcopy(self._secrets[(ns, name)])
+
+    def _replace(
+        self, store: dict[Any, Obj], key: Any, resource: str, name: str, body: Obj
+    ) -> Response:
+        current = store.get(key)
+        if current is None:
+            return 404, status_object(404, f'{resource} "{name}" not found')
+        if body.get("metadata", {}).get("name") != name:
+            return 400, status_object(400, "the name of the object does not match the URL")
+        sent = body["metadata"].get("resourceVersion")
+        if sent is not None and sent != current["metadata"]["resourceVersion"]:
+            message = (
+                f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
+                "modified; please apply your changes to the latest version and try again"
+            )
+            return 409, status_object(409, message, "Conflict")
+        invalid = _invalid(resource, body, current)
+        if invalid is not None:
+            return invalid
+        store[key] = self._stamp(body, current, namespace=current["metadata"].get("namespace"))
+        return 200, copy.deepcopy(store[key])
+
+    def _delete_secret(self, ns: str, name: str) -> Response:
+        if self._secrets.pop((ns, name), None) is None:
+            return 404, status_object(404, f'secrets "{name}" not found')
+        return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}
+
+    def _stamp(self, body: Obj, current: Obj | None, *, namespace: str | None = None) -> Obj:
+        """Copy ``body`` and set the server-owned metadata, as the API server does."""
+        stored = copy.deepcopy(body)
+        meta = stored.setdefault("metadata", {})
+        if namespace is not None:
+            meta["namespace"] = namespace
+        meta["resourceVersion"] = str(next(self._versions))
+        meta["uid"] = current["metadata"]["uid"] if current else f"fake-uid-{next(self._uids)}"
+        meta["creationTimestamp"] = "2020-01-01T00:00:00Z"
+        if "stringData" in stored:
+            data = stored.setdefault("data", {})
+            for key, value in stored.pop("stringData").items():
+                data[key] = base64.b64encode(value.encode()).decode()
+        return stored
+
+
+def _webhook_entry(name: str) -> Obj:
+    return {
+        "name": name,
+        "admissionReviewVersions": ["v1", "v1beta1"],
+        "sideEffects": "None",
+        "clientConfig": {"service": {"name": "downward", "namespace": "downward-system"}},
+    }
+
+
+def _route(path: str) -> tuple[str, str, str | None] | None:
+    if m := _SECRET_PATH.match(path):
+        return SECRETS, m["ns"], m["name"]
+    if m := _MWC_PATH.match(path):
+        return WEBHOOK_CONFIGS, "", m["name"]
+    return None
+
+
+def _invalid(resource: str, body: Obj, current: Obj | None) -> Response | None:
+    """The few validations the real API server would apply that matter to the tests."""
+    blobs = (
+        list((body.get("data") or {}).values())
+        if resource == SECRETS
+        else [h.get("clientConfig", {}).get("caBundle", "") for h in body.get("webhooks") or []]
+    )
+    if not all(_is_base64(blob) for blob in blobs):
+        return 400, status_object(400, "illegal base64 data in request body")
+    if resource != SECRETS:
+        return None
+    if current is not None and current.get("type") != body.get("type"):
+        return 422, status_object(422, "Secret type is immutable: field is immutable")
+    keys = set(body.get("data") or {}) | set(body.get("stringData") or {})
+    if body.get("type") == "kubernetes.io/tls" and not {"tls.crt", "tls.key"} <= keys:
+        return 422, status_object(422, "data[tls.crt], data[tls.key]: Required value")
+    return None
+
+
+def _is_base64(value: Any) -> bool:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        return False
+    return True
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeKubeApi  # set on a per-server subclass
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            code, payload = 400, status_object(400, "request body is not JSON")
+        else:
+            code, payload = self.fake.handle(self.command, self.path.split("?")[0], body)
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+
+@contextmanager
+def serve(fake: FakeKubeApi) -> Iterator[str]:
+    """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+    handler = type("FakeKubeApiHandler", (_Handler,), {"fake": fake})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="fake-kube-api", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def api_client_for(url: str) -> client.ApiClient:
+    """A real ``kubernetes`` ApiClient that talks to the fake at ``url`` (close it after use)."""
+    configuration = client.Configuration(host=url)
+    configuration.retries = False  # a fake that errs should fail the test at once
+    return client.ApiClient(configuration)

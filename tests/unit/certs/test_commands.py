@@ -1,0 +1,249 @@
+"""Tests for the ``certs generate`` and ``certs ensure`` subcommands.
+
+The parser is built the way ``webhook/cli.py`` builds it; ``ensure`` talks to the HTTP fake
+of the Kubernetes API (``tests/fakes/kube_api.py``) through a kubeconfig file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from tests.fakes.kube_api import SECRETS, FakeKubeApi, serve
+from webhook.certs import commands
+from webhook.certs.generate import dns_names, not_after
+
+NS = "downward-system"
+
+
+@pytest.fixture(autouse=True)
+def _no_downward_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("DOWNWARD_"):
+            monkeypatch.delenv(name)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="downward-webhook")
+    sub = parser.add_subparsers(dest="command", required=True)
+    certs = sub.add_parser("certs")
+    commands.register(certs.add_subparsers(dest="certs_command", required=True))
+    return parser
+
+
+def _run(*argv: str) -> int:
+    args = _parser().parse_args(["certs", *argv])
+    code = args.func(args)
+    assert isinstance(code, int)
+    return code
+
+
+def test_certs_generate_writes_ca_crt_tls_crt_and_tls_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = _run("generate", "--service", "downward", "--namespace", NS, "--out-dir", str(tmp_path))
+
+    assert code == 0
+    leaf = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())
+    ca = x509.load_pem_x509_certificate((tmp_path / "ca.crt").read_bytes())
+    leaf.verify_directly_issued_by(ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert tuple(sans.get_values_for_type(x509.DNSName)) == dns_names("downward", NS)
+    assert stat.S_IMODE((tmp_path / "tls.key").stat().st_mode) == 0o600
+    out = capsys.readouterr().out
+    assert str(tmp_path / "tls.key") in out and "valid until" in out
+
+
+def test_certs_generate_reads_its_flags_from_downward_environment_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOWNWARD_SERVICE", "from-env")
+    monkeypatch.setenv("DOWNWARD_NAMESPACE", NS)
+    monkeypatch.setenv("DOWNWARD_OUT_DIR", str(tmp_path))
+    monkeypatch.setenv("DOWNWARD_DAYS", "7")
+
+    assert _run("generate") == 0
+
+    expiry = not_after((tmp_path / "tls.crt").read_bytes())
+    assert expiry - datetime.now(UTC) < timedelta(days=7, minutes=1)
+    leaf = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())
+    assert "from-env" in str(leaf.subject)
+
+
+def test_a_flag_wins_over_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOWNWARD_OUT_DIR", str(tmp_path / "env"))
+
+    assert _run("generate", "--service", "s", "--namespace", NS, "--out-dir", str(tmp_path)) == 0
+
+    assert (tmp_path / "tls.crt").exists() and not (tmp_path / "env").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["generate", "--namespace", NS, "--out-dir", "x"], {}),
+        (["generate", "--service", "s", "--namespace", NS, "--out-dir", "x", "--days", "0"], {}),
+        (["generate", "--service", "s", "--namespace", NS, "--out-dir", "x"], {"DAYS": "many"}),
+        (["ensure", "--namespace", NS, "--service", "s", "--secret", "t"], {}),
+    ],
+)
+def test_missing_or_bad_flags_are_usage_errors(
+    argv: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(f"DOWNWARD_{name}", value)
+
+    with pytest.raises(SystemExit) as exit_info:
+        _run(*argv)
+
+    assert exit_info.value.code == 2
+
+
+def test_certs_generate_into_a_file_path_fails_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    code = _run("generate", "--service", "s", "--namespace", NS, "--out-dir", str(blocker / "x"))
+
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("downward-webhook certs generate: error: ") and err.count("\n") == 1
+
+
+@pytest.fixture
+def fake() -> FakeKubeApi:
+    fake = FakeKubeApi()
+    fake.put_webhook_config("dw", webhooks=("pods", "namespace-default"))
+    return fake
+
+
+@pytest.fixture
+def kubeconfig(fake: FakeKubeApi, tmp_path: Path) -> Iterator[Path]:
+    with serve(fake) as url:
+        path = tmp_path / "kubeconfig"
+        path.write_text(_kubeconfig(url))
+        yield path
+
+
+def _kubeconfig(url: str) -> str:
+    return f"""\
+apiVersion: v1
+kind: Config
+clusters:
+- name: fake
+  cluster:
+    server: {url}
+users:
+- name: fake
+  user:
+    token: not-a-real-token
+contexts:
+- name: fake
+  context:
+    cluster: fake
+    user: fake
+current-context: fake
+"""
+
+
+def _ensure_argv(kubeconfig: Path, *extra: str) -> list[str]:
+    return [
+        "ensure",
+        "--namespace",
+        NS,
+        "--secret",
+        "downward-tls",
+        "--service",
+        "downward",
+        "--webhook-config",
+        "dw",
+        "--kubeconfig",
+        str(kubeconfig),
+        *extra,
+    ]
+
+
+def test_certs_ensure_creates_the_secret_sets_the_ca_bundle_and_writes_the_files(
+    fake: FakeKubeApi, kubeconfig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "certs"
+
+    code = _run(*_ensure_argv(kubeconfig, "--out-dir", str(out_dir)))
+
+    assert code == 0
+    stored = fake.secret_data(NS, "downward-tls")
+    assert (out_dir / "tls.crt").read_bytes() == stored["tls.crt"]
+    assert (out_dir / "tls.key").read_bytes() == stored["tls.key"]
+    assert fake.ca_bundles("dw") == [stored["ca.crt"], stored["ca.crt"]]
+    out = capsys.readouterr().out
+    assert f"Secret {NS}/downward-tls created" in out and "caBundle updated" in out
+    assert "PRIVATE KEY" not in out
+
+
+def test_certs_ensure_reads_its_flags_from_downward_environment_variables(
+    fake: FakeKubeApi, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {"NAMESPACE": NS, "SECRET": "downward-tls", "SERVICE": "downward"}
+    env |= {"WEBHOOK_CONFIG": "dw", "KUBECONFIG": str(kubeconfig), "VALIDITY_DAYS": "40"}
+    env |= {"RENEW_BEFORE_DAYS": "10"}
+    for name, value in env.items():
+        monkeypatch.setenv(f"DOWNWARD_{name}", value)
+
+    assert _run("ensure") == 0
+
+    expiry = not_after(fake.secret_data(NS, "downward-tls")["tls.crt"])
+    assert expiry - datetime.now(UTC) < timedelta(days=40, minutes=1)
+
+
+def test_certs_ensure_reports_a_missing_webhook_configuration_and_succeeds(
+    kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _ensure_argv(kubeconfig)
+    argv[argv.index("dw")] = "not-there"
+
+    assert _run(*argv) == 0
+
+    assert "MutatingWebhookConfiguration not-there not found" in capsys.readouterr().out
+
+
+def test_certs_ensure_reports_forbidden_in_one_line_and_fails(
+    fake: FakeKubeApi, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.fail_next("POST", SECRETS, 403)
+
+    assert _run(*_ensure_argv(kubeconfig)) == 1
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("downward-webhook certs ensure: error: create Secret ")
+    assert "HTTP 403" in err
+
+
+def test_certs_ensure_with_an_unreadable_kubeconfig_fails_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(*_ensure_argv(tmp_path / "missing")) == 1
+
+    err = capsys.readouterr().err
+    assert "cannot load Kubernetes credentials" in err and err.count("\n") == 1
+
+
+def test_certs_ensure_refuses_a_renewal_window_as_long_as_the_validity(
+    kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _ensure_argv(kubeconfig, "--validity-days", "30", "--renew-before-days", "30")
+
+    assert _run(*argv) == 1
+
+    assert "must be shorter than the validity" in capsys.readouterr().err

@@ -1,0 +1,163 @@
+"""The ``certs generate`` and ``certs ensure`` subcommands of ``downward-webhook``.
+
+Each flag also reads an environment variable, ``DOWNWARD_`` plus the flag in upper snake
+case (``--webhook-config`` reads ``DOWNWARD_WEBHOOK_CONFIG``), so the chart can configure the
+init container through ``env``. Errors print one line to stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from webhook.certs.ensure import (
+    CertsError,
+    EnsureResult,
+    EnsureTarget,
+    connect,
+    ensure_certificates,
+)
+from webhook.certs.generate import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    generate_bundle,
+    not_after,
+    write_bundle,
+)
+
+__all__ = ["register"]
+
+Subparsers = argparse._SubParsersAction  # the type argparse gives add_subparsers()
+
+_VALIDITY = "days the new certificates are valid"
+_RENEW = "renew when the certificate expires within N days"
+_KUBECONFIG = "kubeconfig file; default: in-cluster config, else $KUBECONFIG or ~/.kube/config"
+
+
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    """Add ``generate`` and ``ensure`` to the ``certs`` subcommand group."""
+    _add_generate(subparsers)
+    _add_ensure(subparsers)
+
+
+def _add_generate(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "generate",
+        help="write a self-signed CA and a serving certificate as PEM files",
+        description="Write DIR/ca.crt, DIR/tls.crt and DIR/tls.key (mode 0600) for the "
+        "webhook Service's DNS names.",
+    )
+    _service_flags(parser)
+    _flag(parser, "--out-dir", type=Path, required=True, metavar="DIR", help="output folder")
+    _flag(parser, "--days", type=_positive_int, default=365, metavar="N", help=_VALIDITY)
+    parser.set_defaults(func=_run_generate)
+
+
+def _add_ensure(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "ensure",
+        help="create or renew the certificate Secret and the webhook's caBundle",
+        description="Get or create the kubernetes.io/tls Secret, renew it when it is invalid "
+        "or near expiry, and write its CA into the caBundle of every webhook entry. Safe to "
+        "run from many replicas at once.",
+    )
+    _service_flags(parser)
+    _flag(parser, "--secret", required=True, metavar="NAME", help="name of the TLS Secret")
+    _flag(
+        parser,
+        "--webhook-config",
+        required=True,
+        metavar="NAME",
+        help="MutatingWebhookConfiguration to put the CA in",
+    )
+    _flag(parser, "--validity-days", type=_positive_int, default=365, metavar="N", help=_VALIDITY)
+    _flag(parser, "--renew-before-days", type=_positive_int, default=30, metavar="N", help=_RENEW)
+    _flag(parser, "--out-dir", type=Path, metavar="DIR", help="also write the files here")
+    _flag(parser, "--kubeconfig", metavar="FILE", help=_KUBECONFIG)
+    parser.set_defaults(func=_run_ensure)
+
+
+def _service_flags(parser: argparse.ArgumentParser) -> None:
+    _flag(parser, "--service", required=True, metavar="NAME", help="the webhook's Service")
+    _flag(parser, "--namespace", required=True, metavar="NS", help="the Service's namespace")
+
+
+def _flag(parser: argparse.ArgumentParser, flag: str, *, required: bool = False, **kw: Any) -> None:
+    """Add ``flag``, defaulting to its ``DOWNWARD_*`` environment variable when that is set.
+
+    argparse passes a string default through ``type``, so ``DOWNWARD_DAYS=30`` works like
+    ``--days 30``, and a bad value is reported like a bad flag.
+    """
+    env = "DOWNWARD_" + flag.removeprefix("--").upper().replace("-", "_")
+    fallback = kw.pop("default", None)
+    default = os.environ.get(env) or fallback
+    help_text = f"{kw.pop('help')} (env {env}" + (f", default {default})" if default else ")")
+    parser.add_argument(
+        flag, default=default, required=required and default is None, help=help_text, **kw
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    try:
+        bundle = generate_bundle(args.service, args.namespace, days=args.days)
+        write_bundle(bundle, args.out_dir)
+    except (OSError, ValueError) as exc:
+        return _fail("generate", exc)
+    files = ", ".join(str(args.out_dir / name) for name in (CA_FILE, CERT_FILE, KEY_FILE))
+    print(f"wrote {files}; valid until {not_after(bundle.tls_crt).isoformat()}")
+    return 0
+
+
+def _run_ensure(args: argparse.Namespace) -> int:
+    try:
+        target = EnsureTarget(
+            namespace=args.namespace,
+            secret=args.secret,
+            service=args.service,
+            webhook_config=args.webhook_config,
+            validity_days=args.validity_days,
+            renew_before=timedelta(days=args.renew_before_days),
+        )
+        apis = connect(args.kubeconfig)
+    except (CertsError, ValueError) as exc:
+        return _fail("ensure", exc)
+    try:
+        result = ensure_certificates(apis, target)
+        if args.out_dir is not None:
+            write_bundle(result.bundle, args.out_dir)
+    except (CertsError, OSError) as exc:
+        return _fail("ensure", exc)
+    finally:
+        apis.close()
+    print(_summary(target, result))
+    return 0
+
+
+def _summary(target: EnsureTarget, result: EnsureResult) -> str:
+    secret = f"Secret {target.namespace}/{target.secret} {result.secret} ({result.reason})"
+    if not result.webhook_config_found:
+        ca = f"MutatingWebhookConfiguration {target.webhook_config} not found, caBundle not set"
+    else:
+        ca = "caBundle " + ("updated" if result.ca_bundle_updated else "already up to date")
+    return f"{secret}; {ca}; valid until {result.not_after.isoformat()}"
+
+
+def _fail(command: str, exc: Exception) -> int:
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    print(f"downward-webhook certs {command}: error: {message}", file=sys.stderr)
+    return 1

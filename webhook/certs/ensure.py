@@ -1,0 +1,435 @@
+"""Keep the webhook's certificate Secret and the ``caBundle`` that trusts it in step.
+
+``certs ensure`` runs in every replica (an init container), so several may run at once.
+Every write carries the ``resourceVersion`` it read (optimistic concurrency): a 409
+Conflict or AlreadyExists only means another replica wrote first, so we read again and
+converge on what is stored, a bounded number of times.
+
+Rotation order matters. The API server verifies the webhook's certificate against the
+``caBundle``, and the pods keep serving the old certificate until the kubelet refreshes the
+mounted Secret (up to a minute or more). So the new CA is *added* to the ``caBundle`` before
+the Secret is replaced, and the new Secret remembers the CAs trusted until then (annotation
+``downward.io/previous-cas``: the old Secret's CA and the old ``caBundle``). The ``caBundle``
+is then set to exactly the stored CA plus those previous CAs that have not expired: every
+replica computes the same value from the same Secret, so racing replicas end with the same
+``caBundle``. A CA's key is never kept, so trusting a previous CA until it expires lets
+nobody sign anything new.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, NoReturn, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from webhook.certs.generate import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    CertBundle,
+    ca_bundle,
+    generate_bundle,
+    not_after,
+    renewal_reason,
+)
+
+__all__ = [
+    "PREVIOUS_CAS_ANNOTATION",
+    "SECRET_TYPE",
+    "CaBundleOutcome",
+    "CertsError",
+    "EnsureResult",
+    "EnsureTarget",
+    "KubeApiError",
+    "KubeApis",
+    "NotConvergedError",
+    "SecretAction",
+    "connect",
+    "ensure_certificates",
+]
+
+log = logging.getLogger(__name__)
+
+SECRET_TYPE = "kubernetes.io/tls"
+PREVIOUS_CAS_ANNOTATION = "downward.io/previous-cas"
+REQUEST_TIMEOUT = 10.0
+MAX_ATTEMPTS = 5
+_LABELS = {
+    "app.kubernetes.io/name": "downward-webhook",
+    "app.kubernetes.io/component": "webhook-certificate",
+}
+
+_T = TypeVar("_T")
+
+SecretAction = Literal["created", "renewed", "kept"]
+CaBundleOutcome = Literal["updated", "unchanged", "missing"]
+
+
+class CertsError(Exception):
+    """A failure that retrying right away will not fix; ``str()`` is one line."""
+
+
+class KubeApiError(CertsError):
+    """The API server refused a request (e.g. 403 Forbidden) or could not be reached."""
+
+
+class NotConvergedError(CertsError):
+    """Writes kept conflicting with other writers for every attempt."""
+
+
+class _Conflict(Exception):
+    """409 Conflict or AlreadyExists: another writer got there first."""
+
+
+class _NotFound(Exception):
+    """404 Not Found."""
+
+
+@dataclass(frozen=True)
+class KubeApis:
+    """The two Kubernetes API groups ``ensure`` uses (``kubernetes.client`` objects)."""
+
+    core: client.CoreV1Api
+    admission: client.AdmissionregistrationV1Api
+
+    @classmethod
+    def from_api_client(cls, api_client: client.ApiClient) -> KubeApis:
+        return cls(
+            core=client.CoreV1Api(api_client),
+            admission=client.AdmissionregistrationV1Api(api_client),
+        )
+
+    def close(self) -> None:
+        self.core.api_client.close()
+
+
+def connect(kubeconfig: str | None = None) -> KubeApis:
+    """APIs from ``kubeconfig`` if given, else in-cluster config, else ``~/.kube/config``."""
+    try:
+        return KubeApis.from_api_client(_api_client(kubeconfig))
+    except (config.ConfigException, OSError, ValueError) as exc:
+        raise CertsError(f"cannot load Kubernetes credentials: {_one_line(str(exc))}") from None
+
+
+def _api_client(kubeconfig: str | None) -> client.ApiClient:
+    configuration = client.Configuration()
+    if kubeconfig:
+        if not Path(kubeconfig).is_file():
+            raise OSError(f"{kubeconfig}: no such file")
+        _load_kubeconfig(kubeconfig, configuration)
+        return client.ApiClient(configuration)
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        _load_kubeconfig(None, configuration)  # not in a pod: $KUBECONFIG or ~/.kube/config
+    return client.ApiClient(configuration)
+
+
+def _load_kubeconfig(path: str | None, configuration: client.Configuration) -> None:
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=path, client_configuration=configuration, persist_config=False
+    )
+
+
+@dataclass(frozen=True)
+class EnsureTarget:
+    """Where the certificate lives and what it is for."""
+
+    namespace: str
+    secret: str
+    service: str
+    webhook_config: str
+    validity_days: int = 365
+    renew_before: timedelta = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        # Otherwise every run would find the new certificate inside the renewal window.
+        if self.renew_before >= timedelta(days=self.validity_days):
+            raise ValueError(
+                f"renew-before ({self.renew_before.days} days) must be shorter than the "
+                f"validity ({self.validity_days} days)"
+            )
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    """What ``ensure_certificates`` did, and the certificate now stored."""
+
+    secret: SecretAction
+    reason: str
+    ca_bundle_updated: bool
+    webhook_config_found: bool
+    bundle: CertBundle
+
+    @property
+    def not_after(self) -> datetime:
+        return not_after(self.bundle.tls_crt)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    secret: client.V1Secret  # as read, the base of a replace
+    bundle: CertBundle | None  # None when its data is missing or garbled
+    previous_cas: bytes
+
+
+@dataclass(frozen=True)
+class _SecretOutcome:
+    action: SecretAction
+    reason: str
+    bundle: CertBundle
+    previous_cas: bytes
+
+
+def ensure_certificates(
+    apis: KubeApis,
+    target: EnsureTarget,
+    *,
+    now: datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> EnsureResult:
+    """Get or create the certificate Secret, then point every webhook's ``caBundle`` at it."""
+    now = now or datetime.now(UTC)
+    outcome, pre_trusted = _ensure_secret(apis, target, now, max_attempts)
+    wanted = ca_bundle([outcome.bundle.ca_crt, outcome.previous_cas], now=now)
+    published = _update_ca_bundle(apis, target.webhook_config, lambda _: wanted, max_attempts)
+    if published == "missing":
+        log.warning("webhook configuration %s not found; caBundle not set", target.webhook_config)
+    log.info("Secret %s/%s %s: %s", *_ref(target), outcome.action, outcome.reason)
+    return EnsureResult(
+        secret=outcome.action,
+        reason=outcome.reason,
+        ca_bundle_updated=pre_trusted or published == "updated",
+        webhook_config_found=published != "missing",
+        bundle=outcome.bundle,
+    )
+
+
+def _ensure_secret(
+    apis: KubeApis, target: EnsureTarget, now: datetime, attempts: int
+) -> tuple[_SecretOutcome, bool]:
+    fresh: CertBundle | None = None
+    pre_trusted = lost_race = False
+    for _ in range(attempts):
+        stored = _read_secret(apis, target)
+        keep, reason = _check(stored, target, now)
+        if stored is not None and keep is not None:
+            why = "another replica stored it first" if lost_race else reason
+            return _SecretOutcome("kept", why, keep, stored.previous_cas), pre_trusted
+        fresh = fresh or generate_bundle(
+            target.service, target.namespace, days=target.validity_days, now=now
+        )
+        updated, previous = _pre_trust(apis, target, fresh, stored, now, attempts)
+        pre_trusted |= updated
+        try:
+            body = _secret_body(target, fresh, previous, stored)
+            _write_secret(apis, target, body, create=stored is None)
+        except (_Conflict, _NotFound):
+            log.info("Secret %s/%s changed meanwhile; reading again", *_ref(target))
+            lost_race = True
+            continue
+        action: SecretAction = "created" if stored is None else "renewed"
+        return _SecretOutcome(action, reason, fresh, previous), pre_trusted
+    raise NotConvergedError(
+        f"Secret {target.namespace}/{target.secret}: still conflicting after {attempts} attempts"
+    )
+
+
+def _check(
+    stored: _Stored | None, target: EnsureTarget, now: datetime
+) -> tuple[CertBundle | None, str]:
+    """The stored bundle if it is fit to keep, and why it is kept or must be replaced."""
+    if stored is None:
+        return None, "no Secret existed"
+    if stored.bundle is None:
+        return None, f"its data lacks {CA_FILE}, {CERT_FILE} or {KEY_FILE} in base64"
+    reason = renewal_reason(
+        stored.bundle, target.service, target.namespace, now=now, renew_before=target.renew_before
+    )
+    return (stored.bundle, "it is valid") if reason is None else (None, reason)
+
+
+def _pre_trust(
+    apis: KubeApis,
+    target: EnsureTarget,
+    fresh: CertBundle,
+    stored: _Stored | None,
+    now: datetime,
+    attempts: int,
+) -> tuple[bool, bytes]:
+    """Add the fresh CA to the caBundle before the Secret changes.
+
+    Returns whether the caBundle changed, and the CAs trusted until now (the stored Secret's
+    and the caBundle's, unexpired): the server pods may still serve a certificate from any of
+    them until the kubelet refreshes the mounted Secret, so they stay trusted as "previous".
+    """
+    old = [stored.bundle.ca_crt] if stored and stored.bundle else []
+    current: list[bytes] = []
+
+    def merged(read: Sequence[bytes]) -> bytes:
+        current[:] = read
+        return ca_bundle([fresh.ca_crt, *old, *read], now=now)
+
+    updated = _update_ca_bundle(apis, target.webhook_config, merged, attempts) == "updated"
+    return updated, ca_bundle([*old, *current], now=now, exclude=[fresh.ca_crt])
+
+
+# --- Secret I/O -------------------------------------------------------------------------
+
+
+def _ref(target: EnsureTarget) -> tuple[str, str]:
+    return target.namespace, target.secret
+
+
+def _read_secret(apis: KubeApis, target: EnsureTarget) -> _Stored | None:
+    what = f"get Secret {target.namespace}/{target.secret}"
+    try:
+        secret = _call(what, apis.core.read_namespaced_secret, target.secret, target.namespace)
+    except _NotFound:
+        return None
+    annotations = (secret.metadata or client.V1ObjectMeta()).annotations or {}
+    previous = annotations.get(PREVIOUS_CAS_ANNOTATION, "").encode()
+    return _Stored(secret=secret, bundle=_decode_bundle(secret.data or {}), previous_cas=previous)
+
+
+def _decode_bundle(data: Mapping[str, str | bytes]) -> CertBundle | None:
+    try:
+        parts = [base64.b64decode(data[k], validate=True) for k in (CA_FILE, CERT_FILE, KEY_FILE)]
+    except (KeyError, TypeError, binascii.Error):
+        return None
+    return CertBundle(ca_crt=parts[0], tls_crt=parts[1], tls_key=parts[2])
+
+
+def _secret_body(
+    target: EnsureTarget, bundle: CertBundle, previous_cas: bytes, stored: _Stored | None
+) -> client.V1Secret:
+    """The Secret to write: the stored one (its metadata and resourceVersion) with new data."""
+    secret = stored.secret if stored else _new_secret(target)
+    metadata = secret.metadata or client.V1ObjectMeta(name=target.secret)
+    annotations = dict(metadata.annotations or {})
+    annotations.pop(PREVIOUS_CAS_ANNOTATION, None)
+    if previous_cas:
+        annotations[PREVIOUS_CAS_ANNOTATION] = previous_cas.decode()
+    metadata.annotations = annotations or None
+    secret.metadata = metadata
+    secret.data = {
+        CA_FILE: _b64(bundle.ca_crt),
+        CERT_FILE: _b64(bundle.tls_crt),
+        KEY_FILE: _b64(bundle.tls_key),
+    }
+    secret.string_data = None
+    return secret
+
+
+def _new_secret(target: EnsureTarget) -> client.V1Secret:
+    metadata = client.V1ObjectMeta(name=target.secret, namespace=target.namespace, labels=_LABELS)
+    return client.V1Secret(api_version="v1", kind="Secret", metadata=metadata, type=SECRET_TYPE)
+
+
+def _write_secret(
+    apis: KubeApis, target: EnsureTarget, body: client.V1Secret, *, create: bool
+) -> None:
+    """POST a new Secret or PUT over the one read (its resourceVersion makes it conditional)."""
+    where = f"Secret {target.namespace}/{target.secret}"
+    if create:
+        _call(f"create {where}", apis.core.create_namespaced_secret, target.namespace, body)
+        return
+    replace = apis.core.replace_namespaced_secret
+    _call(f"replace {where}", replace, target.secret, target.namespace, body)
+
+
+# --- caBundle I/O -----------------------------------------------------------------------
+
+
+def _update_ca_bundle(
+    apis: KubeApis, name: str, wanted: Callable[[Sequence[bytes]], bytes], attempts: int
+) -> CaBundleOutcome:
+    """Set every webhook's caBundle to ``wanted(current caBundles)``, retrying conflicts."""
+    for _ in range(attempts):
+        try:
+            webhook_config = _call(
+                f"get MutatingWebhookConfiguration {name}",
+                apis.admission.read_mutating_webhook_configuration,
+                name,
+            )
+        except _NotFound:  # the chart creates it alongside the Deployment: not an error
+            return "missing"
+        hooks = webhook_config.webhooks or []
+        current = [_decode_ca(hook.client_config.ca_bundle) for hook in hooks]
+        bundle = wanted(current)
+        if all(ca == bundle for ca in current):
+            return "unchanged"
+        for hook in hooks:
+            hook.client_config.ca_bundle = _b64(bundle)
+        try:
+            _call(
+                f"replace MutatingWebhookConfiguration {name}",
+                apis.admission.replace_mutating_webhook_configuration,
+                name,
+                webhook_config,
+            )
+        except (_Conflict, _NotFound):
+            log.info("MutatingWebhookConfiguration %s changed meanwhile; reading again", name)
+            continue
+        log.info("caBundle of %d webhook(s) in %s updated", len(hooks), name)
+        return "updated"
+    raise NotConvergedError(
+        f"MutatingWebhookConfiguration {name}: still conflicting after {attempts} attempts"
+    )
+
+
+def _decode_ca(value: str | bytes | None) -> bytes:
+    try:
+        return base64.b64decode(value or "", validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+# --- API calls and errors ---------------------------------------------------------------
+
+
+def _call(what: str, method: Callable[..., _T], *args: object) -> _T:
+    try:
+        return method(*args, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise _NotFound(what) from None
+        if exc.status == 409:
+            raise _Conflict(what) from None
+        _raise_api_error(what, exc)
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeApiError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
+
+
+def _raise_api_error(what: str, exc: ApiException) -> NoReturn:
+    message = _one_line(_status_message(exc.body) or str(exc.reason or ""))
+    hint = " (check the ServiceAccount's RBAC)" if exc.status in (401, 403) else ""
+    raise KubeApiError(f"{what}: HTTP {exc.status}: {message}{hint}") from None
+
+
+def _status_message(body: Any) -> str:
+    """The ``message`` of a Kubernetes ``Status`` response body, if there is one."""
+    try:
+        status = json.loads(body)
+    except (TypeError, ValueError):
+        return ""
+    message = status.get("message", "") if isinstance(status, dict) else ""
+    return message if isinstance(message, str) else ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
