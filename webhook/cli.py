@@ -161,6 +161,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+class _BlockStyleDumper(yaml.SafeDumper):
+    """Writes multi-line strings (annotations, scripts) as ``|`` blocks, as people write them."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None  # PyYAML falls back to quotes when it must
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockStyleDumper.add_representer(str, _represent_str)
+
+
 def _render(args: argparse.Namespace) -> int:
     settings = _settings(args)
     stream: TextIO = sys.stdin if args.filename == "-" else open(args.filename)  # noqa: SIM115
@@ -187,7 +199,8 @@ def _render(args: argparse.Namespace) -> int:
             if result.decision.outcome == "denied":
                 bad = True
     if not args.check:
-        yaml.safe_dump_all(docs, sys.stdout, sort_keys=False, default_flow_style=False)
+        yaml.dump_all(docs, sys.stdout, Dumper=_BlockStyleDumper, sort_keys=False,
+                      default_flow_style=False)
     return 1 if bad and (args.check or args.strict) else 0
 
 
