@@ -148,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         tls_key=Path(args.tls_key) if args.tls_key else None,
         insecure_http=args.insecure_http,
         graceful_timeout=args.graceful_timeout,
+        tls_wait=args.tls_wait,
         options=ServerOptions(
             max_body_bytes=args.max_body_bytes, cert_reload_interval=args.cert_reload_interval
         ),
@@ -199,8 +200,9 @@ def _render(args: argparse.Namespace) -> int:
             if result.decision.outcome == "denied":
                 bad = True
     if not args.check:
-        yaml.dump_all(docs, sys.stdout, Dumper=_BlockStyleDumper, sort_keys=False,
-                      default_flow_style=False)
+        yaml.dump_all(
+            docs, sys.stdout, Dumper=_BlockStyleDumper, sort_keys=False, default_flow_style=False
+        )
     return 1 if bad and (args.check or args.strict) else 0
 
 
@@ -227,6 +229,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         default=_env("tls-key"),
         help="PEM private key, reloaded when it changes [DOWNWARD_TLS_KEY]",
+    )
+    serve.add_argument(
+        "--tls-wait",
+        metavar="SECONDS",
+        type=float,
+        default=float(_env("tls-wait", 0)),
+        help="wait this long for missing certificate files before giving up "
+        "(the chart sets it for a first install) [DOWNWARD_TLS_WAIT]",
     )
     serve.add_argument(
         "--insecure-http",

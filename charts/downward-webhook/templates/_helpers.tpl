@@ -1,0 +1,241 @@
+{{/*
+Helpers of the downward-webhook chart. Every helper is namespaced "downward-webhook.".
+Nothing here may be random or time-dependent: `helm template` must be byte-stable
+(Argo CD renders the chart on every sync).
+*/}}
+
+{{/* Chart name, overridable with nameOverride. */}}
+{{- define "downward-webhook.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Base name of every resource: "<release>-<chart>", or the release name when it already
+contains the chart name. 63 characters at most (DNS label, label value).
+*/}}
+{{- define "downward-webhook.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "<fullname>-<suffix>" kept within 63 characters; call with (list $ "suffix"). */}}
+{{- define "downward-webhook.suffixed" -}}
+{{- $root := index . 0 -}}
+{{- $suffix := index . 1 -}}
+{{- printf "%s-%s" (include "downward-webhook.fullname" $root | trunc (int (sub 62 (len $suffix))) | trimSuffix "-") $suffix -}}
+{{- end -}}
+
+{{/* Chart label value. */}}
+{{- define "downward-webhook.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Selector labels of one component; call with (list $ "component").
+Components: webhook (the server), certs, ambassador, test.
+*/}}
+{{- define "downward-webhook.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "downward-webhook.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end -}}
+
+{{/* All labels of one component; call with (list $ "component"). */}}
+{{- define "downward-webhook.labels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ include "downward-webhook.chart" $root }}
+{{ include "downward-webhook.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: downward-webhook
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* The image reference: repository@digest, or repository:tag (tag defaults to appVersion). */}}
+{{- define "downward-webhook.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Name of the ServiceAccount of the server pods and of the renewal CronJob. */}}
+{{- define "downward-webhook.serviceAccountName" -}}
+{{- include "downward-webhook.fullname" . -}}
+{{- end -}}
+
+{{/* Name of the cluster-scoped MutatingWebhookConfiguration. */}}
+{{- define "downward-webhook.webhookConfigName" -}}
+{{- include "downward-webhook.fullname" . -}}
+{{- end -}}
+
+{{/* Name of the Secret holding the serving certificate (tls.crt, tls.key). */}}
+{{- define "downward-webhook.tlsSecretName" -}}
+{{- if eq .Values.certs.mode "provided" -}}
+{{- required "certs.provided.secretName is required when certs.mode is provided" .Values.certs.provided.secretName -}}
+{{- else -}}
+{{- include "downward-webhook.suffixed" (list . "tls") -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the webhook entries carry matchConditions, else "".
+AdmissionWebhookMatchConditions: alpha (off) in 1.27, beta (on by default) in 1.28, GA in 1.30.
+On a cluster without it the API server would silently drop the field, turning failurePolicy
+Fail into "every pod in the cluster depends on the webhook", so "auto" requires >= 1.28.
+The "-0" lets pre-release builds such as v1.28.3-gke.100 match.
+*/}}
+{{- define "downward-webhook.matchConditions" -}}
+{{- $v := .Values.webhook.matchConditions -}}
+{{- if eq (toString $v) "auto" -}}
+{{- if semverCompare ">=1.28-0" .Capabilities.KubeVersion.Version -}}true{{- end -}}
+{{- else if $v -}}true{{- end -}}
+{{- end -}}
+
+{{/* failurePolicy: the value, or Fail with matchConditions and Ignore without them. */}}
+{{- define "downward-webhook.failurePolicy" -}}
+{{- if .Values.webhook.failurePolicy -}}
+{{- .Values.webhook.failurePolicy -}}
+{{- else if include "downward-webhook.matchConditions" . -}}
+Fail
+{{- else -}}
+Ignore
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the ambassador is injected as a native sidecar, else "false".
+SidecarContainers: alpha (off) in 1.28, beta (on by default) in 1.29, GA in 1.33.
+*/}}
+{{- define "downward-webhook.nativeSidecar" -}}
+{{- $v := .Values.ambassador.nativeSidecar -}}
+{{- if eq (toString $v) "auto" -}}
+{{- semverCompare ">=1.29-0" .Capabilities.KubeVersion.Version -}}
+{{- else -}}
+{{- ternary "true" "false" (eq (toString $v) "true") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces never sent to the webhook: the configured ones plus the release namespace. */}}
+{{- define "downward-webhook.excludedNamespaces" -}}
+{{- $names := append (.Values.webhook.excludedNamespaces | default list) .Release.Namespace | uniq -}}
+{{- toYaml $names -}}
+{{- end -}}
+
+{{/* Pod-level security context (restricted Pod Security Standard). */}}
+{{- define "downward-webhook.podSecurityContext" -}}
+runAsNonRoot: true
+{{- with .Values.securityContext }}
+{{- if not (kindIs "invalid" .runAsUser) }}
+runAsUser: {{ .runAsUser }}
+{{- end }}
+{{- if not (kindIs "invalid" .runAsGroup) }}
+runAsGroup: {{ .runAsGroup }}
+{{- end }}
+{{- if not (kindIs "invalid" .fsGroup) }}
+fsGroup: {{ .fsGroup }}
+{{- end }}
+{{- end }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+Container-level security context (restricted Pod Security Standard, read-only root
+filesystem), repeated on every container so that each one is compliant on its own.
+*/}}
+{{- define "downward-webhook.containerSecurityContext" -}}
+runAsNonRoot: true
+{{- with .Values.securityContext }}
+{{- if not (kindIs "invalid" .runAsUser) }}
+runAsUser: {{ .runAsUser }}
+{{- end }}
+{{- if not (kindIs "invalid" .runAsGroup) }}
+runAsGroup: {{ .runAsGroup }}
+{{- end }}
+{{- end }}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop:
+    - ALL
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+A projected service-account token volume, the same one the kubelet would mount, used instead of
+automountServiceAccountToken so that only the containers that call the API server (the
+certificate init container and the CronJob) hold a token, never the webhook server.
+*/}}
+{{- define "downward-webhook.kubeApiAccessVolume" -}}
+- name: kube-api-access
+  projected:
+    defaultMode: 0440
+    sources:
+      - serviceAccountToken:
+          path: token
+          expirationSeconds: 3600
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                apiVersion: v1
+                fieldPath: metadata.namespace
+{{- end -}}
+
+{{- define "downward-webhook.kubeApiAccessMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end -}}
+
+{{/* The certificate container (init container of the server pods, CronJob container). */}}
+{{- define "downward-webhook.certsContainer" -}}
+- name: certs
+  image: {{ include "downward-webhook.image" . | quote }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args:
+    - certs
+    - ensure
+    - --namespace={{ .Release.Namespace }}
+    - --secret={{ include "downward-webhook.tlsSecretName" . }}
+    - --service={{ include "downward-webhook.fullname" . }}
+    - --webhook-config={{ include "downward-webhook.webhookConfigName" . }}
+    - --validity-days={{ .Values.certs.selfSigned.validityDays }}
+    - --renew-before-days={{ .Values.certs.selfSigned.renewBeforeDays }}
+  resources:
+    {{- toYaml .Values.certs.selfSigned.resources | nindent 4 }}
+  securityContext:
+    {{- include "downward-webhook.containerSecurityContext" . | nindent 4 }}
+  volumeMounts:
+    {{- include "downward-webhook.kubeApiAccessMount" . | nindent 4 }}
+    - name: tmp
+      mountPath: /tmp
+{{- end -}}
+
+{{/* Checks of value combinations the schema cannot express; renders nothing. */}}
+{{- define "downward-webhook.validate" -}}
+{{- if eq .Values.certs.mode "provided" -}}
+{{- $_ := required "certs.provided.secretName is required when certs.mode is provided" .Values.certs.provided.secretName -}}
+{{- $_ := required "certs.provided.caBundle is required when certs.mode is provided" .Values.certs.provided.caBundle -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,139 @@
+"""values.yaml is fully documented, and values.schema.json is closed and rejects bad values."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.chart.rendering import CHART, helm_run, template_args
+
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+VALUES_TEXT = (CHART / "values.yaml").read_text()
+VALUES = yaml.safe_load(VALUES_TEXT)
+
+
+def resolve(node: dict[str, Any]) -> dict[str, Any]:
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    resolved = SCHEMA
+    for part in ref.removeprefix("#/").split("/"):
+        resolved = resolved[part]
+    return {**resolved, **{k: v for k, v in node.items() if k != "$ref"}}
+
+
+def object_schemas(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every schema node (with its path) that declares properties."""
+    if isinstance(node, dict):
+        if "properties" in node:
+            yield path or "/", node
+        for key, child in node.items():
+            yield from object_schemas(child, f"{path}/{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            yield from object_schemas(child, f"{path}/{index}")
+
+
+def test_schema_closes_every_object_it_describes() -> None:
+    nodes = list(object_schemas(SCHEMA))
+    assert len(nodes) > 20
+    for path, node in nodes:
+        if "/allOf/" in path:
+            continue  # the conditional `then` only narrows properties already closed above
+        assert node.get("additionalProperties") is False, path
+
+
+def schema_keys(node: dict[str, Any], prefix: str = "") -> set[str]:
+    node = resolve(node)
+    keys: set[str] = set()
+    for key, child in node.get("properties", {}).items():
+        keys.add(prefix + key)
+        keys |= schema_keys(child, f"{prefix}{key}.")
+    return keys
+
+
+def value_keys(values: Any, schema: dict[str, Any], prefix: str = "") -> set[str]:
+    """Keys of values.yaml, not descending into free-form maps (no `properties` in the schema)."""
+    keys: set[str] = set()
+    schema = resolve(schema)
+    if not isinstance(values, dict) or "properties" not in schema:
+        return keys
+    for key, child in values.items():
+        keys.add(prefix + key)
+        keys |= value_keys(child, schema["properties"].get(key, {}), f"{prefix}{key}.")
+    return keys
+
+
+def test_schema_and_values_describe_the_same_keys() -> None:
+    """Every value is in the schema; the schema only adds the optional ephemeral-storage."""
+    in_values, in_schema = value_keys(VALUES, SCHEMA), schema_keys(SCHEMA)
+    assert in_values <= in_schema
+    assert all(key.endswith(".ephemeral-storage") for key in in_schema - in_values)
+
+
+def documented_keys(text: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(line number, key, comment lines right above it) for every key in a YAML mapping."""
+    lines = text.splitlines()
+    for number, line in enumerate(lines):
+        match = re.match(r"^\s*([A-Za-z][\w-]*):(\s|$)", line)
+        if match is None:
+            continue
+        comments: list[str] = []
+        above = number - 1
+        while above >= 0 and lines[above].strip().startswith("#"):
+            comments.insert(0, lines[above].strip())
+            above -= 1
+        yield number + 1, match.group(1), comments
+
+
+def test_every_value_has_a_comment_starting_with_its_name() -> None:
+    found = list(documented_keys(VALUES_TEXT))
+    assert len(found) > 60
+    for number, key, comments in found:
+        assert comments, f"values.yaml:{number}: {key} has no comment"
+        assert comments[0].startswith(f"# {key} "), f"values.yaml:{number}: {comments[0]!r}"
+
+
+@pytest.mark.parametrize(
+    ("sets", "why"),
+    [
+        (("replicaCount=two",), "a string for an integer"),
+        (("webhook.timeoutSeconds=60",), "a timeout above the API server's 30 s"),
+        (("webhook.failurePolicy=Sometimes",), "an unknown failure policy"),
+        (("webhook.matchConditions=maybe",), "neither auto nor a boolean"),
+        (("certs.mode=vault",), "an unknown certificate mode"),
+        (("server.strict=maybe",), "a string for a boolean"),
+        (("server.logLevel=chatty",), "an unknown log level"),
+        (("namespaceDefaults.inject=env\\,bogus",), "an unknown injection mode"),
+        (("ambassador.nativeSidecar=sometimes",), "neither auto nor a boolean"),
+        (("ambassador.runAsUser=0",), "root for the ambassador"),
+        (("resources.limits.memory=lots",), "a malformed quantity"),
+        (("image.digest=latest",), "a digest that is not sha256"),
+        (("imagePullSecrets[0].name=x",), "an object where a Secret name belongs"),
+        (("tests.namespace=Not_A_Namespace",), "an invalid namespace name"),
+        (("certs.mode=provided",), "provided mode without a Secret and CA bundle"),
+        (("unknownTopLevel=1",), "an unknown top-level key"),
+        (("image.tagg=1",), "a misspelled key"),
+        (("webhook.extra=1",), "an unknown webhook key"),
+        (("certs.selfSigned.validity=30",), "an unknown certificate key"),
+        (("ambassador.resources.requests.gpu=1",), "an unknown resource"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_schema_rejects(helm: str, sets: tuple[str, ...], why: str) -> None:
+    result = helm_run(helm, *template_args(sets=sets))
+    assert result.returncode != 0, f"accepted {why}: {sets}"
+    assert "schema" in result.stderr, result.stderr
+
+
+def test_template_refuses_provided_mode_without_values(helm: str) -> None:
+    """The same check without the schema, for `--skip-schema-validation` users."""
+    args = [*template_args(sets=("certs.mode=provided",)), "--skip-schema-validation"]
+    result = helm_run(helm, *args)
+    assert result.returncode != 0
+    assert "certs.provided.secretName is required" in result.stderr
