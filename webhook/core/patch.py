@@ -34,19 +34,44 @@ def _append(ops: Patch, path: str, values: Sequence[JSONObject], exists: bool) -
         ops.append(_add(path, list(values)))
 
 
+_EnvOps = tuple[Sequence[JSONObject], tuple[PatchOp, ...]]
+_ENV_OPS: dict[tuple[str, int], _EnvOps] = {}
+
+
+def _env_ops(pointer: str, env: Sequence[JSONObject]) -> tuple[PatchOp, ...]:
+    """One ``add`` per env var, at the front of an existing list, in order.
+
+    Cached per container pointer and env block (the planner shares one block per set of
+    options; the entry keeps the block so its id is not reused). Operations are data that is
+    serialized, never mutated, so the dicts can be shared between patches.
+    """
+    key = (pointer, id(env))
+    hit = _ENV_OPS.get(key)
+    if hit is not None and hit[0] is env:
+        return hit[1]
+    ops = tuple(_add(f"{pointer}/env/{i}", var) for i, var in enumerate(env))
+    if len(_ENV_OPS) >= 1024:
+        _ENV_OPS.clear()
+    _ENV_OPS[key] = (env, ops)
+    return ops
+
+
+_INJECTED_PATH = f"/metadata/annotations/{escape(INJECTED)}"
+
+
 def render(plan: Plan) -> Patch:
     """The JSON Patch for ``plan``, in an order that applies top to bottom."""
     ops: Patch = []
     if plan.injected is not None:
         if plan.has_annotations:
-            ops.append(_add(f"/metadata/annotations/{escape(INJECTED)}", plan.injected))
+            ops.append(_add(_INJECTED_PATH, plan.injected))
         else:
             ops.append(_add("/metadata/annotations", {INJECTED: plan.injected}))
     if plan.volumes:
         _append(ops, "/spec/volumes", plan.volumes, plan.has_volumes)
     for c in plan.containers:
         if c.env and c.has_env:
-            ops.extend(_add(f"{c.pointer}/env/{i}", var) for i, var in enumerate(c.env))
+            ops.extend(_env_ops(c.pointer, c.env))
         elif c.env:
             ops.append(_add(f"{c.pointer}/env", list(c.env)))
         if c.mount is not None:

@@ -13,6 +13,7 @@ import posixpath
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 from webhook.core import ambassador as amb
 from webhook.core.annotations import AMBASSADOR, ENV, INJECTED, MODES, VOLUME, Options
@@ -50,8 +51,7 @@ class Plan:
     findings: tuple[Finding, ...] = field(default=())
 
 
-@dataclass(frozen=True, slots=True)
-class _Target:
+class _Target(NamedTuple):
     pointer: str
     container: JSONObject
     init: bool
@@ -119,13 +119,63 @@ def _ambassador(
                 )
                 return False, None
     own_token = spec.get("automountServiceAccountToken") is False
-    return True, amb.build_container(
-        settings,
-        image=options.ambassador_image,
-        port=port,
-        read_only=options.ambassador_read_only,
-        own_token=own_token,
+    return True, _ambassador_container(
+        settings, options.ambassador_image, port, options.ambassador_read_only, own_token
     )
+
+
+_AmbassadorKey = tuple[int, str | None, int, bool, bool]
+_AMBASSADORS: dict[_AmbassadorKey, tuple[amb.AmbassadorSettings, JSONObject]] = {}
+
+
+def _ambassador_container(
+    settings: amb.AmbassadorSettings, image: str | None, port: int, read_only: bool, own: bool
+) -> JSONObject:
+    """``amb.build_container``, cached per settings object and options (like ``_env_block``).
+
+    ``AmbassadorSettings`` holds a dict, so it is not hashable: the key is its ``id`` and the
+    entry keeps the object itself, both to check identity and to keep the id from being reused.
+    """
+    key = (id(settings), image, port, read_only, own)
+    hit = _AMBASSADORS.get(key)
+    if hit is not None and hit[0] is settings:
+        return hit[1]
+    container = amb.build_container(
+        settings, image=image, port=port, read_only=read_only, own_token=own
+    )
+    if len(_AMBASSADORS) >= 256:
+        _AMBASSADORS.clear()
+    _AMBASSADORS[key] = (settings, container)
+    return container
+
+
+@lru_cache(maxsize=2)
+def _ambassador_volumes(own_token: bool) -> tuple[JSONObject, ...]:
+    return tuple(amb.build_volumes(own_token))
+
+
+_EnvBlock = tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+_ENV_BLOCKS: dict[
+    tuple[int, bool, int | None], tuple[Options, _EnvBlock, frozenset[str]]
+] = {}
+
+
+def _env_block_for(
+    options: Options, with_env: bool, api_port: int | None
+) -> tuple[_EnvBlock, frozenset[str]]:
+    """``_env_block`` by identity first: ``read_options`` hands out the same cached ``Options``
+    for every pod of a workload, and hashing an ``Options`` (all its fields) costs more than
+    the lookup it serves."""
+    key = (id(options), with_env, api_port)
+    hit = _ENV_BLOCKS.get(key)
+    if hit is not None and hit[0] is options:
+        return hit[1], hit[2]
+    block = _env_block(options, with_env, api_port)
+    names = frozenset(var["name"] for var in block[0])
+    if len(_ENV_BLOCKS) >= 256:
+        _ENV_BLOCKS.clear()
+    _ENV_BLOCKS[key] = (options, block, names)
+    return block, names
 
 
 @lru_cache(maxsize=256)
@@ -182,12 +232,13 @@ def _source(var: JSONObject, container: str) -> tuple[object, ...]:
 
 
 def _plan_env(
-    target: _Target, env: Iterable[JSONObject], findings: list[Finding]
+    target: _Target, env: tuple[JSONObject, ...], names: frozenset[str], findings: list[Finding]
 ) -> tuple[JSONObject, ...]:
     name = target.container["name"]
-    existing = {v["name"]: v for v in target.container.get("env") or []}
-    if not existing:
-        return tuple(env)
+    own = target.container.get("env")
+    if not own or names.isdisjoint([v["name"] for v in own]):
+        return env  # nothing in common: add all (the usual case)
+    existing = {v["name"]: v for v in own}
     add: list[JSONObject] = []
     for var in env:
         have = existing.get(var["name"])
@@ -198,19 +249,28 @@ def _plan_env(
     return tuple(add)
 
 
+_normpath = lru_cache(maxsize=1024)(posixpath.normpath)
+
+
 def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObject | None:
     for mount in target.container.get("volumeMounts") or []:
-        if posixpath.normpath(mount["mountPath"]) == path:
+        if _normpath(mount["mountPath"]) == path:
             if mount["name"] != VOLUME_NAME:
                 findings.append(
                     Finding.of(Reason.MOUNT_CONFLICT, container=target.container["name"], path=path)
                 )
             return None
-    return build_mount(path)
+    return _mount(path)
+
+
+_mount = lru_cache(maxsize=64)(build_mount)  # shared, like the env vars: never mutated
 
 
 def _missing_limits(container: JSONObject, kinds: Iterable[str]) -> list[str]:
-    limits = (container.get("resources") or {}).get("limits") or {}
+    resources = container.get("resources")
+    limits = resources.get("limits") if resources else None
+    if not limits:
+        return list(kinds)
     return [k for k in kinds if k not in limits]
 
 
@@ -237,11 +297,15 @@ def _volume(
     return False, None
 
 
+_NO_PRIOR: frozenset[str] = frozenset({""})
+
+
 def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSettings) -> Plan:
     """Plan the additions for ``pod`` (a Pod, or a pod template shaped like one)."""
     spec = pod["spec"]
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    prior = frozenset(m.strip() for m in annotations.get(INJECTED, "").split(","))
+    prior_text = annotations.get(INJECTED)
+    prior = frozenset(m.strip() for m in prior_text.split(",")) if prior_text else _NO_PRIOR
     findings: list[Finding] = []
     targets = _targets(spec, options, findings)
     applied: set[str] = set()
@@ -256,10 +320,13 @@ def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSe
     if (wants_env or wants_volume) and not targets:
         findings.append(Finding(Reason.NO_TARGETS))
 
-    env, env_limits, duplicates = _env_block(
+    (env, env_limits, duplicates), env_names = _env_block_for(
         options, wants_env, options.ambassador_port if with_ambassador else None
     )
-    findings.extend(Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in duplicates)
+    if duplicates:
+        findings.extend(
+            Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in duplicates
+        )
 
     volumes: list[JSONObject] = []
     with_volume = False
@@ -275,7 +342,7 @@ def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSe
     plans: list[ContainerPlan] = []
     missing: dict[str, list[str]] = {}
     for target in targets:
-        add_env = _plan_env(target, env, findings)
+        add_env = _plan_env(target, env, env_names, findings)
         mount = _plan_mount(target, options.volume_path, findings) if with_volume else None
         if add_env and env_limits:
             missing[target.container["name"]] = _missing_limits(target.container, env_limits)
@@ -303,7 +370,7 @@ def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSe
 
     if ambassador is not None:
         volumes.extend(
-            amb.build_volumes(
+            _ambassador_volumes(
                 any(m["name"] == amb.TOKEN_VOLUME for m in ambassador["volumeMounts"])
             )
         )

@@ -103,7 +103,8 @@ def parse_review(doc: Any) -> Request:
     """Check the envelope of a decoded AdmissionReview and pick out what we need."""
     _expect(doc, dict, "the body")
     api_version = doc.get("apiVersion")
-    if api_version not in API_VERSIONS:
+    # Check the type first: an unhashable value (a list, an object) would raise TypeError.
+    if not isinstance(api_version, str) or api_version not in API_VERSIONS:
         raise BadReview("apiVersion must be admission.k8s.io/v1 or admission.k8s.io/v1beta1")
     if doc.get("kind") != "AdmissionReview":
         raise BadReview("kind must be AdmissionReview")
@@ -145,26 +146,45 @@ def _check_named_list(items: Any, what: str) -> list[JSONObject]:
     if items is None:
         return []
     _expect(items, list, what)
-    for i, item in enumerate(items):
-        _expect(item, dict, f"{what}[{i}]")
-        _expect(item.get("name"), str, f"{what}[{i}].name")
+    for item in items:
+        # The common case costs two type checks; the message is built only on failure.
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            _named_item_error(items, what)
     checked: list[JSONObject] = items
     return checked
 
 
-def _check_container(c: JSONObject, what: str) -> None:
-    _check_named_list(c.get("env"), f"{what}.env")
-    for i, m in enumerate(_check_named_list(c.get("volumeMounts"), f"{what}.volumeMounts")):
-        _expect(m.get("mountPath"), str, f"{what}.volumeMounts[{i}].mountPath")
+def _named_item_error(items: list[Any], what: str) -> None:
+    for i, item in enumerate(items):
+        _expect(item, dict, f"{what}[{i}]")
+        _expect(item.get("name"), str, f"{what}[{i}].name")
+
+
+def _check_container(c: JSONObject, field: str, index: int) -> None:
+    # Messages (f-strings) are built only on failure: this runs for every container.
+    env = c.get("env")
+    if env is not None:
+        _check_named_list(env, f"object.spec.{field}[{index}].env")
+    mounts = c.get("volumeMounts")
+    if mounts is not None:
+        what = f"object.spec.{field}[{index}].volumeMounts"
+        for i, m in enumerate(_check_named_list(mounts, what)):
+            if not isinstance(m.get("mountPath"), str):
+                _expect(m.get("mountPath"), str, f"{what}[{i}].mountPath")
     ports = c.get("ports")
-    if ports is not None:
-        for i, p in enumerate(_expect(ports, list, f"{what}.ports")):
-            _expect(p, dict, f"{what}.ports[{i}]")
+    if ports is not None and (
+        not isinstance(ports, list) or not all(isinstance(p, dict) for p in ports)
+    ):
+        what = f"object.spec.{field}[{index}].ports"
+        for i, p in enumerate(_expect(ports, list, what)):
+            _expect(p, dict, f"{what}[{i}]")
     resources = c.get("resources")
     if resources is not None:
-        _expect(resources, dict, f"{what}.resources")
-        if resources.get("limits") is not None:
-            _expect(resources["limits"], dict, f"{what}.resources.limits")
+        limits = resources.get("limits") if isinstance(resources, dict) else None
+        if not isinstance(resources, dict) or not (limits is None or isinstance(limits, dict)):
+            what = f"object.spec.{field}[{index}].resources"
+            _expect(resources, dict, what)
+            _expect(limits, dict, f"{what}.limits")
 
 
 def check_pod(pod: JSONObject) -> None:
@@ -177,7 +197,7 @@ def check_pod(pod: JSONObject) -> None:
         raise BadReview("object.spec.containers must not be empty")
     for field in ("containers", "initContainers"):
         for i, c in enumerate(_check_named_list(spec.get(field), f"object.spec.{field}")):
-            _check_container(c, f"object.spec.{field}[{i}]")
+            _check_container(c, field, i)
     _check_named_list(spec.get("volumes"), "object.spec.volumes")
 
 

@@ -10,6 +10,7 @@ since a volume belongs to the pod, not to one container).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from webhook.core.divisors import Divisor
 from webhook.types import JSONObject
@@ -33,26 +34,42 @@ _RESOURCE_FILES = (
 )
 
 
-def _resource_items(container: str, cpu: Divisor, memory: Divisor) -> list[JSONObject]:
-    return [
+def _resource_items(container: str, cpu: Divisor, memory: Divisor) -> tuple[JSONObject, ...]:
+    """One container's four items. Cached: container names repeat across a Deployment's pods
+    (and across the cluster); the dicts are shared and nothing downstream mutates them. Only
+    names of a valid length are cached (admission runs before validation), to bound memory."""
+    if len(container) <= _MAX_NAME:
+        return _cached_resource_items(container, cpu.quantity, memory.quantity)
+    return _build_resource_items(container, cpu.quantity, memory.quantity)
+
+
+_MAX_NAME = 63  # a container name is a DNS label
+
+
+def _build_resource_items(container: str, cpu: str, memory: str) -> tuple[JSONObject, ...]:
+    return tuple(
         {
             "path": f"containers/{container}/{file}",
             "resourceFieldRef": {
                 "containerName": container,
                 "resource": resource,
-                "divisor": (cpu if resource.endswith("cpu") else memory).quantity,
+                "divisor": cpu if resource.endswith("cpu") else memory,
             },
         }
         for file, resource in _RESOURCE_FILES
-    ]
+    )
+
+
+_cached_resource_items = lru_cache(maxsize=1024)(_build_resource_items)
+_METADATA_ITEMS: tuple[JSONObject, ...] = tuple(
+    {"path": path, "fieldRef": {"apiVersion": "v1", "fieldPath": field}}
+    for path, field in _METADATA_FILES
+)
 
 
 def build_volume(containers: Iterable[str], mode: int, cpu: Divisor, memory: Divisor) -> JSONObject:
     """The volume, with a ``containers/<name>/`` folder for each name in ``containers``."""
-    items: list[JSONObject] = [
-        {"path": path, "fieldRef": {"apiVersion": "v1", "fieldPath": field}}
-        for path, field in _METADATA_FILES
-    ]
+    items: list[JSONObject] = list(_METADATA_ITEMS)
     for name in containers:
         items.extend(_resource_items(name, cpu, memory))
     return {"name": VOLUME_NAME, "downwardAPI": {"defaultMode": mode, "items": items}}

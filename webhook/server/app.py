@@ -103,6 +103,9 @@ async def _read_body(scope: Scope, receive: Receive, limit: int, timeout: float)
 async def _respond(
     send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
 ) -> None:
+    # With a Content-Length, uvicorn writes the body as it is; without one it would copy it
+    # into a chunked frame (and the client would have to parse chunks).
+    headers = [*headers, (b"content-length", b"%d" % len(body))]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -8,10 +8,13 @@ for that plus its ``preStop`` pause.
 from __future__ import annotations
 
 import logging
+import signal
 import ssl
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -34,7 +37,39 @@ class ServeConfig:
     tls_key: Path | None = None
     insecure_http: bool = False
     graceful_timeout: float = 20.0
+    tls_wait: float = 0.0
     options: ServerOptions = field(default_factory=ServerOptions)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus one habit: after a graceful shutdown it re-raises the signal it caught.
+
+    A SIGTERM is how the kubelet stops every pod; once in-flight requests are drained, that is a
+    clean exit (code 0), not a death by signal (code 143).
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig == signal.SIGTERM:
+            self._captured_signals = [s for s in self._captured_signals if s != sig]
+
+
+def wait_for_files(paths: tuple[Path, ...], timeout: float, poll: float = 0.5) -> None:
+    """Wait up to ``timeout`` seconds for ``paths`` to exist.
+
+    On a first install the init container creates the certificate Secret while the pod's
+    (optional) Secret volume is already mounted empty; the kubelet fills it a moment later.
+    Waiting here, not listening yet, keeps probes failing instead of the container restarting.
+    """
+    deadline = time.monotonic() + timeout
+    missing = [p for p in paths if not p.exists()]
+    if missing and timeout > 0:
+        log.info(
+            "waiting up to %gs for certificate files: %s", timeout, ", ".join(map(str, missing))
+        )
+    while missing and time.monotonic() < deadline:
+        time.sleep(poll)
+        missing = [p for p in paths if not p.exists()]
 
 
 def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
@@ -48,6 +83,7 @@ def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
         def expiry(not_after: datetime) -> None:
             metrics.cert_expiry.set(not_after.timestamp())
 
+        wait_for_files((config.tls_cert, config.tls_key), config.tls_wait)
         reloader = CertificateReloader(config.tls_cert, config.tls_key, on_load=expiry)
     app = create_app(settings, metrics=metrics, reloader=reloader, options=config.options)
     kwargs: dict[str, Any] = {}
@@ -72,4 +108,4 @@ def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
         timeout_keep_alive=30,
         **kwargs,
     )
-    return uvicorn.Server(uv_config)
+    return _Server(uv_config)

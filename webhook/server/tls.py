@@ -77,6 +77,8 @@ class CertificateReloader:
             digest.update(self.cert.read_bytes())
             digest.update(b"\0")
             digest.update(self.key.read_bytes())
+        except FileNotFoundError as exc:
+            raise CertificateError(f"cannot read {exc.filename}: file not found") from None
         except OSError as exc:
             raise CertificateError(f"cannot read certificate or key: {exc}") from None
         return digest.digest()

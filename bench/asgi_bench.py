@@ -1,0 +1,68 @@
+"""In-process benchmark of the ASGI admission handler: no sockets, no TLS, no uvicorn.
+
+What the product adds on top of the pure core per request: body read, orjson, the
+response, metrics and the JSON log line (written to a file, as stderr would be). Useful to
+measure a hot-path change in seconds; the load benchmark gives the end-to-end figures.
+
+    python bench/asgi_bench.py [--log FILE] [--number N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import uvloop
+
+sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
+
+from bodies import review  # noqa: E402
+
+from webhook.core.admission import Settings  # noqa: E402
+from webhook.server.app import create_app  # noqa: E402
+from webhook.server.logs import configure  # noqa: E402
+
+
+async def _run(app: Any, body: bytes, number: int) -> float:
+    scope = {
+        "type": "http", "method": "POST", "path": "/mutate",
+        "headers": [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())],
+    }
+    message = {"type": "http.request", "body": body, "more_body": False}
+
+    async def receive() -> dict[str, Any]:
+        return message
+
+    async def send(_: Any) -> None:
+        return None
+
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(number):
+            await app(scope, receive, send)
+        best = min(best, (time.perf_counter() - start) / number)
+    return best * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--log", default="/tmp/asgi-bench.log")
+    parser.add_argument("--number", type=int, default=2000)
+    args = parser.parse_args()
+    sys.stderr = open(args.log, "w")  # noqa: SIM115 - the log lines go to a file
+    configure("info")
+    app = create_app(Settings())
+    for n in (1, 3, 30):
+        body = orjson.dumps(review(n))
+        us = uvloop.run(_run(app, body, max(args.number // n, 200)))
+        print(f"{n:>3} containers: {us:7.1f} µs per request", file=sys.__stdout__)
+
+
+if __name__ == "__main__":
+    main()

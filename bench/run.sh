@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole benchmark, one command (as root, on a machine with at least 2 cores):
+#
+#     bench/run.sh
+#
+# Installs wrk (apt) and the bench-only Python tools (bench/requirements.txt, into .venv),
+# generates self-signed certificates, runs `downward-webhook serve` and the ceiling server
+# (bench/ceiling.py) side by side under wrk, runs the pure-core micro-benchmark, and writes
+# docs/benchmarks.md (results, machine, commands) and docs/benchmarks.png. Not part of the
+# tests. Takes about 5 minutes. Environment: ROUNDS (3), DURATION (6 s per round),
+# WORK (/tmp/downward-bench), PYTHON (.venv/bin/python).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+WORK="${WORK:-/tmp/downward-bench}"
+ROUNDS="${ROUNDS:-3}"
+DURATION="${DURATION:-6}"
+
+if ! command -v wrk >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq wrk
+fi
+command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
+[ "$(nproc)" -ge 2 ] || { echo "needs 2 cores: server on core 0, wrk on core 1" >&2; exit 1; }
+"$PYTHON" -m pip install -q -r bench/requirements.txt
+
+mkdir -p "$WORK"
+echo "== pure core (bench/core_bench.py), pinned to core 0"
+taskset -c 0 "$PYTHON" bench/core_bench.py --json "$WORK/core.json"
+
+echo "== load: product vs ceiling (bench/loadbench.py)"
+"$PYTHON" bench/loadbench.py --work "$WORK/load" --out "$WORK/load.json" \
+    --rounds "$ROUNDS" --duration "$DURATION"
+
+echo "== report"
+"$PYTHON" bench/report.py --load "$WORK/load.json" --core "$WORK/core.json" \
+    --png docs/benchmarks.png --markdown docs/benchmarks.md
+echo "wrote docs/benchmarks.md and docs/benchmarks.png"
