@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--soak-reviews", type=int, default=100_000)
     parser.add_argument("--soak-size", type=int, default=3)
+    parser.add_argument("--soak-seconds", type=float, default=20)
     args = parser.parse_args()
     work = args.work
     shutil.rmtree(work, ignore_errors=True)
@@ -222,13 +223,15 @@ def main() -> None:
                 "product": median_row(per["product"]),
                 "ceiling": median_row(per["ceiling"]),
             }
-        # Soak: past --soak-reviews reviews in the product, RSS sampled meanwhile.
+        # Soak: one long round of --soak-seconds (more if needed to pass --soak-reviews
+        # reviews in the product), RSS sampled meanwhile: it must stay flat.
         body = work / "bodies" / f"review-{args.soak_size}.json"
-        soak: list[dict[str, Any]] = []
-        while product.reviews < args.soak_reviews:
-            rate = max(results["sizes"].get(str(args.soak_size), {}).get("product", {})
-                       .get("rps", 1000), 100)
-            duration = min(max((args.soak_reviews - product.reviews) / rate + 1, 2), 60)
+        rate = results["sizes"].get(str(args.soak_size), {}).get("product", {}).get("rps", 1000)
+        duration = max(args.soak_seconds, (args.soak_reviews - product.reviews) / rate + 1)
+        results["rss_soak_start_mb"] = rss_mb(product.proc.pid)
+        results["soak_start_t"] = round(time.monotonic() - sampler.t0, 2)
+        soak = []
+        if duration > 0:
             r = run_round(product, body, duration)
             soak.append(r)
             print(f"soak {duration:.0f}s: {product.reviews} reviews, rss {r['rss_mb']:.1f} MB, "

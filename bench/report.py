@@ -1,13 +1,19 @@
-"""Turn the benchmark's JSON results into ``docs/benchmarks.md`` tables and ``docs/benchmarks.png``.
+"""Turn the benchmark's JSON results into ``docs/benchmarks.md`` and ``docs/benchmarks.png``.
 
-    python bench/report.py --load results.json --core core.json --png docs/benchmarks.png \
-        > tables.md
+    python bench/report.py --load load.json --core core.json --png docs/benchmarks.png \
+        --markdown docs/benchmarks.md
+
+The page is regenerated whole on every run; the hand-written parts (how to read it, the
+history of optimizations) come from ``bench/notes.md``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +74,16 @@ def rss_summary(load: dict[str, Any]) -> str:
         )
     for r in soak:
         lines.append(
-            f"* Soak round (3 containers): {r['requests']:,} reviews, {r['rps']:.0f} req/s, "
-            f"p99 {r['p99_us'] / 1000:.2f} ms, errors {r['errors']}, RSS {r['rss_mb']:.1f} MB "
-            f"after {r['total_reviews']:,} reviews."
+            f"* Soak round (3 containers, one wrk run): {r['requests']:,} reviews, "
+            f"{r['rps']:.0f} req/s, p99 {r['p99_us'] / 1000:.2f} ms, errors {r['errors']}; "
+            f"RSS {load['rss_soak_start_mb']:.1f} MB before it, {r['rss_mb']:.1f} MB after "
+            f"(product total {r['total_reviews']:,} reviews)."
         )
+    if soak and samples:
+        during = [s["product"] for s in samples if s["t"] >= load["soak_start_t"]]
+        if during:
+            lines.append(f"* RSS during the soak round: {min(during):.1f}-{max(during):.1f} MB "
+                         f"({len(during)} samples).")
     return "\n".join(lines)
 
 
@@ -111,20 +123,123 @@ def plot(load: dict[str, Any], core: list[dict[str, Any]], out: Path) -> None:
     fig.savefig(out, dpi=100)
 
 
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), "unknown")
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+    versions = {}
+    for name in ("uvicorn", "fastapi", "starlette", "orjson", "uvloop", "httptools"):
+        try:
+            versions[name] = __import__(name).__version__
+        except (ImportError, AttributeError):
+            versions[name] = "?"
+    return "\n".join([
+        f"* nproc: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}",
+        f"* CPU: {model}",
+        f"* Python: {sys.version.split()[0]} ({platform.python_implementation()}), "
+        f"kernel {platform.release()}",
+        f"* {(wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else 'wrk'}",
+        "* " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+    ])
+
+
+def _verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def targets(load: dict[str, Any], core: list[dict[str, Any]]) -> str:
+    sizes = load["sizes"]
+    lines = ["| target | measured | verdict |", "|---|---|---|"]
+    for size, floor in (("1", 1.0), ("3", 1.0), ("30", 0.6)):
+        if size in sizes:
+            ratio = sizes[size]["product"]["rps"] / sizes[size]["ceiling"]["rps"]
+            cpu = (sizes[size]["ceiling"]["cpu_us_per_review"]
+                   / sizes[size]["product"]["cpu_us_per_review"])
+            lines.append(
+                f"| throughput >= {floor:.1f}x ceiling, {size} container(s) | {ratio:.2f}x "
+                f"(by CPU per review: {cpu:.2f}x) | {_verdict(ratio >= floor)} |"
+            )
+    if "3" in sizes:
+        p99 = sizes["3"]["product"]["p99_us"] / 1000
+        lines.append(f"| p99 < 2.5 ms, 3 containers, saturated | {p99:.2f} ms "
+                     f"| {_verdict(p99 < 2.5)} |")
+    errors = sum(d[n]["errors"] for d in sizes.values() for n in ("product", "ceiling"))
+    errors += sum(r["errors"] for r in load.get("soak", []))
+    lines.append(f"| no errors | {errors} | {_verdict(errors == 0)} |")
+    three = next((r for r in core if r["containers"] == 3), None)
+    if three:
+        lines.append(f"| core <= 20 µs, 3 containers | {three['core_us']:.1f} µs "
+                     f"| {_verdict(three['core_us'] <= 20)} |")
+        per = [r["core_us"] / r["containers"] for r in core]
+        lines.append(f"| core grows linearly | {per[0]:.1f} -> {per[-1]:.1f} µs per container "
+                     f"from {core[0]['containers']} to {core[-1]['containers']} containers "
+                     f"| {_verdict(max(per[1:]) <= per[0])} |")
+    samples = [s["product"] for s in load["rss_samples"]]
+    soak = [s["product"] for s in load["rss_samples"] if s["t"] >= load.get("soak_start_t", 0)]
+    soak = soak or samples
+    peak = max(samples)
+    flat = max(soak) - min(soak) <= 2
+    lines.append(
+        f"| RSS <= 70 MB and flat | peak {peak:.1f} MB after "
+        f"{load['reviews_total']['product']:,} reviews; {min(soak):.1f}-{max(soak):.1f} MB "
+        f"during the soak round ({'flat' if flat else 'growing'}) "
+        f"| {_verdict(peak <= 70 and flat)} |"
+    )
+    return "\n".join(lines)
+
+
+def markdown(load: dict[str, Any], core: list[dict[str, Any]], notes: str) -> str:
+    return "\n".join([
+        "# Benchmarks",
+        "",
+        "Generated by `bench/run.sh` (do not edit by hand: edit `bench/notes.md`).",
+        "",
+        "## Targets",
+        "",
+        targets(load, core),
+        "",
+        "## Machine",
+        "",
+        machine(),
+        "",
+        f"Load: wrk, {load['threads']} thread, {load['connections']} keep-alive TLS "
+        f"connections, {load['rounds']} rounds of {load['duration_s']:g} s per server and pod "
+        "size, alternating product / ceiling, median reported. Servers pinned to core 0, wrk "
+        "to core 1. 'other load' is CPU used meanwhile by anything but the server and wrk "
+        "(other jobs on a shared machine): rounds with a high figure are noisy.",
+        "",
+        "![latency and throughput against containers per pod](benchmarks.png)",
+        "",
+        "## Load: product vs ceiling (median of rounds)",
+        "",
+        load_table(load),
+        "",
+        "## Memory",
+        "",
+        rss_summary(load),
+        "",
+        "## Pure core (`bench/core_bench.py`, best of 7, pinned to core 0)",
+        "",
+        core_table(core),
+        "",
+        notes.strip(),
+        "",
+    ])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--load", type=Path, required=True)
     parser.add_argument("--core", type=Path, required=True)
     parser.add_argument("--png", type=Path, required=True)
+    parser.add_argument("--markdown", type=Path, required=True)
+    parser.add_argument("--notes", type=Path, default=Path(__file__).with_name("notes.md"))
     args = parser.parse_args()
     load, core = json.loads(args.load.read_text()), json.loads(args.core.read_text())
     plot(load, core, args.png)
-    print("### Load: product vs ceiling (median of rounds)\n")
-    print(load_table(load))
-    print("\n### Memory\n")
-    print(rss_summary(load))
-    print("\n### Pure core (best of 7)\n")
-    print(core_table(core))
+    notes = args.notes.read_text() if args.notes.exists() else ""
+    args.markdown.write_text(markdown(load, core, notes))
 
 
 if __name__ == "__main__":
