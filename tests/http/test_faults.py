@@ -28,21 +28,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.support.kube import admission_review
+from tests.support.kube import admission_review, minimal_pod
 from tests.support.server import CLI, RunningServer, free_port, generate_certs, running_server
 
 CLIENTS = 32
 RUN_SECONDS = 8.0  # per swap style; two styles, so about 16 s of load in all
-POD: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {
-        "generateName": "web-",
-        "namespace": "team-a",
-        "annotations": {"downward.io/inject": "all"},
-    },
-    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
-}
+POD: dict[str, Any] = minimal_pod("all")
 BODY = json.dumps(admission_review(POD)).encode()
 FIGURES: dict[str, int] = {}
 

@@ -22,22 +22,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.kube import admission_review
+from tests.support.kube import admission_review, minimal_pod
 from tests.support.server import RunningServer, running_server
 
 LIMIT = 65536
 BODY_TIMEOUT = 10.0  # ServerOptions.body_timeout: no CLI flag sets it (see docs/security.md)
 
-POD: dict[str, Any] = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {
-        "generateName": "web-",
-        "namespace": "team-a",
-        "annotations": {"downward.io/inject": "env,volume"},
-    },
-    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
-}
+POD: dict[str, Any] = minimal_pod("env,volume")
 REVIEW = admission_review(POD)
 
 BODIES: dict[str, int] = {}

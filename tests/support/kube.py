@@ -209,6 +209,20 @@ def validation_errors(pod: dict[str, Any]) -> list[str]:
     return errors
 
 
+def minimal_pod(inject: str) -> dict[str, Any]:
+    """A one-container ``generateName`` pod asking for ``inject`` (load and fault tests)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": "web-",
+            "namespace": "team-a",
+            "annotations": {"downward.io/inject": inject},
+        },
+        "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+    }
+
+
 def admission_review(
     pod: dict[str, Any],
     *,

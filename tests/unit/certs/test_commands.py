@@ -122,13 +122,6 @@ def test_certs_generate_into_a_file_path_fails_with_one_line(
 
 
 @pytest.fixture
-def fake() -> FakeKubeApi:
-    fake = FakeKubeApi()
-    fake.put_webhook_config("dw", webhooks=("pods", "namespace-default"))
-    return fake
-
-
-@pytest.fixture
 def kubeconfig(fake: FakeKubeApi, tmp_path: Path) -> Iterator[Path]:
     with serve(fake) as url:
         path = tmp_path / "kubeconfig"

@@ -32,13 +32,6 @@ TARGET = EnsureTarget(namespace=NS, secret="downward-tls", service="downward", w
 
 
 @pytest.fixture
-def fake() -> FakeKubeApi:
-    fake = FakeKubeApi()
-    fake.put_webhook_config("dw", webhooks=("pods", "namespace-default"))
-    return fake
-
-
-@pytest.fixture
 def url(fake: FakeKubeApi) -> Iterator[str]:
     with serve(fake) as url:
         yield url
