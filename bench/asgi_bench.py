@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 import uvloop
 
 sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parent)]
@@ -29,9 +29,13 @@ from webhook.server.logs import configure  # noqa: E402
 
 async def _run(app: Any, body: bytes, number: int) -> float:
     scope = {
-        "type": "http", "method": "POST", "path": "/mutate",
-        "headers": [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode())],
+        "type": "http",
+        "method": "POST",
+        "path": "/mutate",
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
     }
     message = {"type": "http.request", "body": body, "more_body": False}
 
@@ -59,7 +63,7 @@ def main() -> None:
     configure("info")
     app = create_app(Settings())
     for n in (1, 3, 30):
-        body = orjson.dumps(review(n))
+        body = msgspec.json.encode(review(n))
         us = uvloop.run(_run(app, body, max(args.number // n, 200)))
         print(f"{n:>3} containers: {us:7.1f} µs per request", file=sys.__stdout__)
 

@@ -33,12 +33,18 @@ def _container(i: int) -> dict[str, object]:
         "env": [
             {"name": "LOG_LEVEL", "value": "info"},
             {"name": "APP_MODE", "value": "production"},
-            {"name": "GOMAXPROCS", "valueFrom": {"resourceFieldRef": {
-                "resource": "limits.cpu", "divisor": "1"}}},
-            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {
-                "name": "db-credentials", "key": "password"}}},
-            {"name": "FEATURE_FLAGS", "valueFrom": {"configMapKeyRef": {
-                "name": "app-flags", "key": "flags"}}},
+            {
+                "name": "GOMAXPROCS",
+                "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu", "divisor": "1"}},
+            },
+            {
+                "name": "DB_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "db-credentials", "key": "password"}},
+            },
+            {
+                "name": "FEATURE_FLAGS",
+                "valueFrom": {"configMapKeyRef": {"name": "app-flags", "key": "flags"}},
+            },
         ],
         "resources": {
             "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -46,12 +52,17 @@ def _container(i: int) -> dict[str, object]:
         },
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/app", "readOnly": True},
-            {"name": TOKEN_VOLUME, "readOnly": True,
-             "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"},
+            {
+                "name": TOKEN_VOLUME,
+                "readOnly": True,
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+            },
         ],
         "readinessProbe": {
             "httpGet": {"path": "/ready", "port": 8080 + i, "scheme": "HTTP"},
-            "timeoutSeconds": 1, "periodSeconds": 10, "successThreshold": 1,
+            "timeoutSeconds": 1,
+            "periodSeconds": 10,
+            "successThreshold": 1,
             "failureThreshold": 3,
         },
         "terminationMessagePath": "/dev/termination-log",
@@ -91,22 +102,48 @@ def pod(containers: int) -> dict[str, object]:
             "namespace": "shop",
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [{
-                "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "checkout-5d9c8b7f6d",
-                "uid": "0b7e5c1a-2f7d-4e35-9a55-6f0c2d8e4b11", "controller": True,
-                "blockOwnerDeletion": True,
-            }],
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "ReplicaSet",
+                    "name": "checkout-5d9c8b7f6d",
+                    "uid": "0b7e5c1a-2f7d-4e35-9a55-6f0c2d8e4b11",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
         },
         "spec": {
             "volumes": [
                 {"name": "config", "configMap": {"name": "checkout-config", "defaultMode": 420}},
-                {"name": TOKEN_VOLUME, "projected": {"defaultMode": 420, "sources": [
-                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                    {"configMap": {"name": "kube-root-ca.crt",
-                                   "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
-                        "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-                ]}},
+                {
+                    "name": TOKEN_VOLUME,
+                    "projected": {
+                        "defaultMode": 420,
+                        "sources": [
+                            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                            {
+                                "configMap": {
+                                    "name": "kube-root-ca.crt",
+                                    "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                                }
+                            },
+                            {
+                                "downwardAPI": {
+                                    "items": [
+                                        {
+                                            "path": "namespace",
+                                            "fieldRef": {
+                                                "apiVersion": "v1",
+                                                "fieldPath": "metadata.namespace",
+                                            },
+                                        }
+                                    ]
+                                }
+                            },
+                        ],
+                    },
+                },
             ],
             "containers": [_container(i) for i in range(containers)],
             "restartPolicy": "Always",
@@ -117,10 +154,18 @@ def pod(containers: int) -> dict[str, object]:
             "securityContext": {},
             "schedulerName": "default-scheduler",
             "tolerations": [
-                {"key": "node.kubernetes.io/not-ready", "operator": "Exists",
-                 "effect": "NoExecute", "tolerationSeconds": 300},
-                {"key": "node.kubernetes.io/unreachable", "operator": "Exists",
-                 "effect": "NoExecute", "tolerationSeconds": 300},
+                {
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
             ],
             "priority": 0,
             "enableServiceLinks": True,

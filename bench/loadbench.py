@@ -61,14 +61,20 @@ class Server:
         self.log = (work / f"{name}.log").open("wb")
         self.proc = subprocess.Popen(
             ["taskset", "-c", SERVER_CORE, *cmd],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
         )
         self.reviews = 0
 
     def request(self, path: str, body: bytes | None = None) -> tuple[int, bytes]:
         ctx = ssl._create_unverified_context()  # self-signed, loopback only
-        req = urllib.request.Request(self.url + path, data=body, method="POST" if body else "GET",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self.url + path,
+            data=body,
+            method="POST" if body else "GET",
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
             return resp.status, resp.read()
 
@@ -96,10 +102,28 @@ class Server:
 
 def wrk(server: Server, body: Path, duration: float) -> dict[str, Any]:
     out = subprocess.run(
-        ["taskset", "-c", CLIENT_CORE, "wrk", "-t", str(THREADS), "-c", str(CONNECTIONS),
-         "-d", f"{duration:g}s", "--timeout", "5s", "--latency", "-s", str(BENCH / "post.lua"),
-         server.url + "/mutate"],
-        capture_output=True, text=True, env={**os.environ, "BODY": str(body)}, check=True,
+        [
+            "taskset",
+            "-c",
+            CLIENT_CORE,
+            "wrk",
+            "-t",
+            str(THREADS),
+            "-c",
+            str(CONNECTIONS),
+            "-d",
+            f"{duration:g}s",
+            "--timeout",
+            "5s",
+            "--latency",
+            "-s",
+            str(BENCH / "post.lua"),
+            server.url + "/mutate",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "BODY": str(body)},
+        check=True,
     )
     line = next(x for x in out.stdout.splitlines() if x.startswith("BENCH "))
     result: dict[str, Any] = json.loads(line[6:])
@@ -154,13 +178,25 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
-            self.samples.append({"t": round(time.monotonic() - self.t0, 2),
-                                 **{s.name: rss_mb(s.proc.pid) for s in self.servers}})
+            self.samples.append(
+                {
+                    "t": round(time.monotonic() - self.t0, 2),
+                    **{s.name: rss_mb(s.proc.pid) for s in self.servers},
+                }
+            )
 
 
 def median_row(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    keys = ("rps", "p50_us", "p90_us", "p99_us", "cpu_us_per_review", "cpu_util",
-            "wrk_cpu_util", "foreign_cpu_util")
+    keys = (
+        "rps",
+        "p50_us",
+        "p90_us",
+        "p99_us",
+        "cpu_us_per_review",
+        "cpu_util",
+        "wrk_cpu_util",
+        "foreign_cpu_util",
+    )
     row: dict[str, Any] = {k: statistics.median(r[k] for r in rounds) for k in keys}
     row["errors"] = sum(r["errors"] for r in rounds)
     row["requests"] = sum(r["requests"] for r in rounds)
@@ -185,19 +221,51 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     certs = work / "certs"
-    subprocess.run([PY, "-m", "webhook.cli", "certs", "generate", "--service", "downward-webhook",
-                    "--namespace", "downward", "--out-dir", str(certs)], check=True, cwd=ROOT)
-    subprocess.run([PY, str(BENCH / "bodies.py"), str(work / "bodies"),
-                    *map(str, sorted({*args.sizes, args.soak_size}))], check=True)
+    subprocess.run(
+        [
+            PY,
+            "-m",
+            "webhook.cli",
+            "certs",
+            "generate",
+            "--service",
+            "downward-webhook",
+            "--namespace",
+            "downward",
+            "--out-dir",
+            str(certs),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    subprocess.run(
+        [
+            PY,
+            str(BENCH / "bodies.py"),
+            str(work / "bodies"),
+            *map(str, sorted({*args.sizes, args.soak_size})),
+        ],
+        check=True,
+    )
     tls = ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")]
-    product = Server("product", [PY, "-m", "webhook.cli", "serve", "--host", "127.0.0.1",
-                                 "--port", "18443", *tls], 18443, work)
-    ceiling = Server("ceiling", [PY, str(BENCH / "ceiling.py"), "--port", "19443", *tls],
-                     19443, work)
+    product = Server(
+        "product",
+        [PY, "-m", "webhook.cli", "serve", "--host", "127.0.0.1", "--port", "18443", *tls],
+        18443,
+        work,
+    )
+    ceiling = Server(
+        "ceiling", [PY, str(BENCH / "ceiling.py"), "--port", "19443", *tls], 19443, work
+    )
     servers = [product, ceiling]
     sampler = RssSampler(servers)
-    results: dict[str, Any] = {"connections": CONNECTIONS, "threads": THREADS,
-                               "duration_s": args.duration, "rounds": args.rounds, "sizes": {}}
+    results: dict[str, Any] = {
+        "connections": CONNECTIONS,
+        "threads": THREADS,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "sizes": {},
+    }
     try:
         for s in servers:
             s.wait_ready()
@@ -213,10 +281,13 @@ def main() -> None:
                 for s in servers:
                     r = run_round(s, body, args.duration)
                     per[s.name].append(r)
-                    print(f"{size:>3} containers round {i + 1} {s.name:<8} {r['rps']:8.0f} req/s "
-                          f"p99 {r['p99_us'] / 1000:6.2f} ms  cpu {r['cpu_us_per_review']:6.0f} µs"
-                          f"  rss {r['rss_mb']:5.1f} MB  errors {r['errors']}"
-                          f"  other-load {r['foreign_cpu_util']:.2f} cores", flush=True)
+                    print(
+                        f"{size:>3} containers round {i + 1} {s.name:<8} {r['rps']:8.0f} req/s "
+                        f"p99 {r['p99_us'] / 1000:6.2f} ms  cpu {r['cpu_us_per_review']:6.0f} µs"
+                        f"  rss {r['rss_mb']:5.1f} MB  errors {r['errors']}"
+                        f"  other-load {r['foreign_cpu_util']:.2f} cores",
+                        flush=True,
+                    )
             results["sizes"][str(size)] = {
                 "body_bytes": body.stat().st_size,
                 "rounds": per,
@@ -234,8 +305,11 @@ def main() -> None:
         if duration > 0:
             r = run_round(product, body, duration)
             soak.append(r)
-            print(f"soak {duration:.0f}s: {product.reviews} reviews, rss {r['rss_mb']:.1f} MB, "
-                  f"errors {r['errors']}", flush=True)
+            print(
+                f"soak {duration:.0f}s: {product.reviews} reviews, rss {r['rss_mb']:.1f} MB, "
+                f"errors {r['errors']}",
+                flush=True,
+            )
         results["soak"] = soak
         results["reviews_total"] = {s.name: s.reviews for s in servers}
         results["rss_end_mb"] = {s.name: rss_mb(s.proc.pid) for s in servers}

@@ -38,9 +38,12 @@ def load_table(load: dict[str, Any]) -> str:
                 f"| {r['cpu_us_per_review']:.0f} | {r['errors']} "
                 f"| {r['rss_mb']:.1f} ({r['total_reviews']:,}) | {r['foreign_cpu_util']:.2f} |"
             )
-    lines += ["", "| containers | body bytes | throughput product/ceiling | CPU product/ceiling "
-              "| all rounds req/s product | all rounds req/s ceiling |",
-              "|---:|---:|---:|---:|---|---|"]
+    lines += [
+        "",
+        "| containers | body bytes | throughput product/ceiling | CPU product/ceiling "
+        "| all rounds req/s product | all rounds req/s ceiling |",
+        "|---:|---:|---:|---:|---|---|",
+    ]
     for size, data in load["sizes"].items():
         p, c = data["product"], data["ceiling"]
         rounds = {
@@ -67,7 +70,7 @@ def rss_summary(load: dict[str, Any]) -> str:
     if samples:
         prod = [s["product"] for s in samples]
         n = len(prod)
-        half = prod[n // 2:]
+        half = prod[n // 2 :]
         lines.append(
             f"* Product RSS sampled every 0.5 s ({n} samples): min {min(prod):.1f}, "
             f"max {max(prod):.1f} MB; second half of the run {min(half):.1f}-{max(half):.1f} MB."
@@ -82,14 +85,18 @@ def rss_summary(load: dict[str, Any]) -> str:
     if soak and samples:
         during = [s["product"] for s in samples if s["t"] >= load["soak_start_t"]]
         if during:
-            lines.append(f"* RSS during the soak round: {min(during):.1f}-{max(during):.1f} MB "
-                         f"({len(during)} samples).")
+            lines.append(
+                f"* RSS during the soak round: {min(during):.1f}-{max(during):.1f} MB "
+                f"({len(during)} samples)."
+            )
     return "\n".join(lines)
 
 
 def core_table(core: list[dict[str, Any]]) -> str:
-    lines = ["| containers | core µs | core µs per container | admit µs | orjson.loads µs |",
-             "|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| containers | core µs | core µs per container | admit µs | orjson.loads µs |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for r in core:
         lines.append(
             f"| {r['containers']} | {r['core_us']:.1f} | {r['core_us'] / r['containers']:.2f} "
@@ -105,17 +112,27 @@ def plot(load: dict[str, Any], core: list[dict[str, Any]], out: Path) -> None:
         rows = [load["sizes"][str(s)][name] for s in sizes]
         a.plot(sizes, [r["rps"] for r in rows], style, label=name)
         for key, alpha in (("p50_us", 1.0), ("p99_us", 0.5)):
-            b.plot(sizes, [r[key] / 1000 for r in rows], style, alpha=alpha,
-                   label=f"{name} {key[:3]}")
-    a.set(title="Throughput (16 connections, TLS)", xlabel="containers per pod",
-          ylabel="requests/s", xscale="log")
+            b.plot(
+                sizes, [r[key] / 1000 for r in rows], style, alpha=alpha, label=f"{name} {key[:3]}"
+            )
+    a.set(
+        title="Throughput (16 connections, TLS)",
+        xlabel="containers per pod",
+        ylabel="requests/s",
+        xscale="log",
+    )
     b.set(title="Latency at saturation", xlabel="containers per pod", ylabel="ms", xscale="log")
     b.axhline(2.5, color="grey", linewidth=0.8, linestyle=":")
     c.plot([r["containers"] for r in core], [r["core_us"] for r in core], "o-", label="core")
     c.plot([r["containers"] for r in core], [r["admit_us"] for r in core], "s--", label="admit")
     c.axhline(20, color="grey", linewidth=0.8, linestyle=":")
-    c.set(title="Pure core per review", xlabel="containers per pod", ylabel="µs",
-          xscale="log", yscale="log")
+    c.set(
+        title="Pure core per review",
+        xlabel="containers per pod",
+        ylabel="µs",
+        xscale="log",
+        yscale="log",
+    )
     for ax in (a, b, c):
         ax.grid(True, alpha=0.3)
         ax.legend()
@@ -125,8 +142,14 @@ def plot(load: dict[str, Any], core: list[dict[str, Any]], out: Path) -> None:
 
 def machine() -> str:
     cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
-                  if line.startswith("model name")), "unknown")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True)
     versions = {}
     for name in ("uvicorn", "fastapi", "starlette", "orjson", "uvloop", "httptools"):
@@ -134,14 +157,16 @@ def machine() -> str:
             versions[name] = __import__(name).__version__
         except (ImportError, AttributeError):
             versions[name] = "?"
-    return "\n".join([
-        f"* nproc: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}",
-        f"* CPU: {model}",
-        f"* Python: {sys.version.split()[0]} ({platform.python_implementation()}), "
-        f"kernel {platform.release()}",
-        f"* {(wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else 'wrk'}",
-        "* " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-    ])
+    return "\n".join(
+        [
+            f"* nproc: {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()}",
+            f"* CPU: {model}",
+            f"* Python: {sys.version.split()[0]} ({platform.python_implementation()}), "
+            f"kernel {platform.release()}",
+            f"* {(wrk.stdout or wrk.stderr).splitlines()[0] if (wrk.stdout or wrk.stderr) else 'wrk'}",
+            "* " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        ]
+    )
 
 
 def _verdict(ok: bool) -> str:
@@ -154,27 +179,34 @@ def targets(load: dict[str, Any], core: list[dict[str, Any]]) -> str:
     for size, floor in (("1", 1.0), ("3", 1.0), ("30", 0.6)):
         if size in sizes:
             ratio = sizes[size]["product"]["rps"] / sizes[size]["ceiling"]["rps"]
-            cpu = (sizes[size]["ceiling"]["cpu_us_per_review"]
-                   / sizes[size]["product"]["cpu_us_per_review"])
+            cpu = (
+                sizes[size]["ceiling"]["cpu_us_per_review"]
+                / sizes[size]["product"]["cpu_us_per_review"]
+            )
             lines.append(
                 f"| throughput >= {floor:.1f}x ceiling, {size} container(s) | {ratio:.2f}x "
                 f"(by CPU per review: {cpu:.2f}x) | {_verdict(ratio >= floor)} |"
             )
     if "3" in sizes:
         p99 = sizes["3"]["product"]["p99_us"] / 1000
-        lines.append(f"| p99 < 2.5 ms, 3 containers, saturated | {p99:.2f} ms "
-                     f"| {_verdict(p99 < 2.5)} |")
+        lines.append(
+            f"| p99 < 2.5 ms, 3 containers, saturated | {p99:.2f} ms | {_verdict(p99 < 2.5)} |"
+        )
     errors = sum(d[n]["errors"] for d in sizes.values() for n in ("product", "ceiling"))
     errors += sum(r["errors"] for r in load.get("soak", []))
     lines.append(f"| no errors | {errors} | {_verdict(errors == 0)} |")
     three = next((r for r in core if r["containers"] == 3), None)
     if three:
-        lines.append(f"| core <= 20 µs, 3 containers | {three['core_us']:.1f} µs "
-                     f"| {_verdict(three['core_us'] <= 20)} |")
+        lines.append(
+            f"| core <= 20 µs, 3 containers | {three['core_us']:.1f} µs "
+            f"| {_verdict(three['core_us'] <= 20)} |"
+        )
         per = [r["core_us"] / r["containers"] for r in core]
-        lines.append(f"| core grows linearly | {per[0]:.1f} -> {per[-1]:.1f} µs per container "
-                     f"from {core[0]['containers']} to {core[-1]['containers']} containers "
-                     f"| {_verdict(max(per[1:]) <= per[0])} |")
+        lines.append(
+            f"| core grows linearly | {per[0]:.1f} -> {per[-1]:.1f} µs per container "
+            f"from {core[0]['containers']} to {core[-1]['containers']} containers "
+            f"| {_verdict(max(per[1:]) <= per[0])} |"
+        )
     samples = [s["product"] for s in load["rss_samples"]]
     soak = [s["product"] for s in load["rss_samples"] if s["t"] >= load.get("soak_start_t", 0)]
     soak = soak or samples
@@ -190,42 +222,44 @@ def targets(load: dict[str, Any], core: list[dict[str, Any]]) -> str:
 
 
 def markdown(load: dict[str, Any], core: list[dict[str, Any]], notes: str) -> str:
-    return "\n".join([
-        "# Benchmarks",
-        "",
-        "Generated by `bench/run.sh` (do not edit by hand: edit `bench/notes.md`).",
-        "",
-        "## Targets",
-        "",
-        targets(load, core),
-        "",
-        "## Machine",
-        "",
-        machine(),
-        "",
-        f"Load: wrk, {load['threads']} thread, {load['connections']} keep-alive TLS "
-        f"connections, {load['rounds']} rounds of {load['duration_s']:g} s per server and pod "
-        "size, alternating product / ceiling, median reported. Servers pinned to core 0, wrk "
-        "to core 1. 'other load' is CPU used meanwhile by anything but the server and wrk "
-        "(other jobs on a shared machine): rounds with a high figure are noisy.",
-        "",
-        "![latency and throughput against containers per pod](benchmarks.png)",
-        "",
-        "## Load: product vs ceiling (median of rounds)",
-        "",
-        load_table(load),
-        "",
-        "## Memory",
-        "",
-        rss_summary(load),
-        "",
-        "## Pure core (`bench/core_bench.py`, best of 7, pinned to core 0)",
-        "",
-        core_table(core),
-        "",
-        notes.strip(),
-        "",
-    ])
+    return "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            "Generated by `bench/run.sh` (do not edit by hand: edit `bench/notes.md`).",
+            "",
+            "## Targets",
+            "",
+            targets(load, core),
+            "",
+            "## Machine",
+            "",
+            machine(),
+            "",
+            f"Load: wrk, {load['threads']} thread, {load['connections']} keep-alive TLS "
+            f"connections, {load['rounds']} rounds of {load['duration_s']:g} s per server and pod "
+            "size, alternating product / ceiling, median reported. Servers pinned to core 0, wrk "
+            "to core 1. 'other load' is CPU used meanwhile by anything but the server and wrk "
+            "(other jobs on a shared machine): rounds with a high figure are noisy.",
+            "",
+            "![latency and throughput against containers per pod](benchmarks.png)",
+            "",
+            "## Load: product vs ceiling (median of rounds)",
+            "",
+            load_table(load),
+            "",
+            "## Memory",
+            "",
+            rss_summary(load),
+            "",
+            "## Pure core (`bench/core_bench.py`, best of 7, pinned to core 0)",
+            "",
+            core_table(core),
+            "",
+            notes.strip(),
+            "",
+        ]
+    )
 
 
 def main() -> None:

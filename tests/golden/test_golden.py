@@ -22,8 +22,14 @@ import jsonpointer
 import pytest
 import yaml
 
-from tests.support.kube import admission_review, kubectl_patch, schema_errors, validation_errors
-from webhook.core.admission import Settings, admit
+from tests.support.kube import (
+    admission_review,
+    answer,
+    kubectl_patch,
+    schema_errors,
+    validation_errors,
+)
+from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import INJECTED
 
@@ -53,7 +59,7 @@ def _review(
         api_version=flags.get("api_version", "admission.k8s.io/v1"),
         sub_resource=flags.get("sub_resource"),
     )
-    review, _ = admit(
+    review = answer(
         request, settings, namespace_default=flags.get("endpoint") == "namespace-default"
     )
     response = review["response"]

@@ -23,9 +23,9 @@ import httpx
 import jsonpatch
 import pytest
 
-from tests.support.kube import admission_review
+from tests.support.kube import admission_review, answer
 from tests.support.server import CLI, RunningServer, free_port, running_server
-from webhook.core.admission import Settings, admit
+from webhook.core.admission import Settings
 from webhook.core.ambassador import CONTAINER_NAME, TOKEN_PATH, TOKEN_VOLUME, AmbassadorSettings
 
 JSON = dict[str, Any]
@@ -322,7 +322,7 @@ def _inject(
     if automount is not None:
         pod["spec"]["automountServiceAccountToken"] = automount
     settings = Settings(ambassador=AmbassadorSettings(native_sidecar=native))
-    review, _ = admit(admission_review(pod), settings)
+    review = answer(admission_review(pod), settings)
     patch = json.loads(base64.b64decode(review["response"]["patch"]))
     mutated = jsonpatch.apply_patch(pod, patch)
     spec = mutated["spec"]

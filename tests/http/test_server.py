@@ -96,7 +96,7 @@ def test_bad_annotations_come_back_as_warnings(client: httpx.Client) -> None:
     [
         (b"", 400, "body is not JSON"),
         (b"{not json", 400, "body is not JSON"),
-        (b"[1, 2]", 400, "not an AdmissionReview: the body must be an object"),
+        (b"[1, 2]", 400, "not an AdmissionReview: Expected `object`, got `array` - at `the body`"),
         (b'{"apiVersion": "v1", "kind": "Pod"}', 400, "apiVersion must be"),
         (
             b'{"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"}',
@@ -109,6 +109,18 @@ def test_bad_annotations_come_back_as_warnings(client: httpx.Client) -> None:
             400,
             "request.uid",
         ),
+        (
+            json.dumps(admission_review({"spec": {"containers": [{"name": 7}]}})).encode(),
+            400,
+            "Expected `str`, got `int` - at `request.object.spec.containers[0].name`",
+        ),
+        (
+            json.dumps(admission_review({"spec": {"containers": []}})).encode(),
+            400,
+            "request.object.spec.containers must not be empty",
+        ),
+        (b'{"apiVersion": "x", "deep": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "too deep"),
+        (b'{"kind": "\xff"}', 400, "not UTF-8"),
         (b"x" * 200_001, 413, "over the limit"),
     ],
     ids=[
@@ -118,6 +130,10 @@ def test_bad_annotations_come_back_as_warnings(client: httpx.Client) -> None:
         "not-a-review",
         "no-request",
         "empty-uid",
+        "container-name-not-a-string",
+        "no-containers",
+        "nested-too-deeply",
+        "invalid-utf8",
         "too-large",
     ],
 )

@@ -23,8 +23,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.support.kube import admission_review, kubectl_patch, schema_errors, validation_errors
-from webhook.core.admission import Settings, admit
+from tests.support.kube import (
+    admission_review,
+    answer,
+    kubectl_patch,
+    schema_errors,
+    validation_errors,
+)
+from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import INJECTED
 
@@ -218,8 +224,8 @@ CASES = {"generated": 0, "injected": 0, "kubectl": 0}
 
 
 def _answer(review: JSON, s: Settings, namespace_default: bool) -> JSON:
-    answer, _ = admit(copy.deepcopy(review), s, namespace_default=namespace_default)
-    return json.loads(json.dumps(answer))  # what goes on the wire: plain JSON, no tuples
+    result: JSON = answer(review, s, namespace_default=namespace_default)
+    return result
 
 
 def _patch_of(response: JSON) -> list[JSON]:

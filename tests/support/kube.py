@@ -21,6 +21,8 @@ from typing import Any
 
 import kubernetes_validate
 
+from webhook.core.admission import Settings, admit
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_VERSIONS = ("1.29", "1.35")
 
@@ -252,3 +254,11 @@ def admission_review(
     if sub_resource:
         request["subResource"] = sub_resource
     return {"apiVersion": api_version, "kind": "AdmissionReview", "request": request}
+
+
+def answer(review: dict[str, Any], settings: Settings, *, namespace_default: bool = False) -> Any:
+    """The webhook core's answer to ``review``, through the wire format both ways."""
+    body, _request, _decision = admit(
+        json.dumps(review).encode(), settings, namespace_default=namespace_default
+    )
+    return json.loads(body)

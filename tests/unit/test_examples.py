@@ -14,8 +14,9 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*/pod
 
 
 @pytest.mark.parametrize("pod", EXAMPLES, ids=lambda p: p.parent.name)
-def test_example_renders_to_its_committed_output(pod: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_example_renders_to_its_committed_output(
+    pod: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["render", "-f", str(pod)]) == 0
     out = capsys.readouterr()
     assert out.out == (pod.parent / "rendered.yaml").read_text()

@@ -9,15 +9,15 @@ through the pods they create (``render`` is the way to see the result ahead of t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import read_options
-from webhook.core.patch import render
+from webhook.core.model import Pod
+from webhook.core.patch import JsonPatch, render
 from webhook.core.plan import plan_injection
 from webhook.core.reasons import Finding
-from webhook.core.review import AdmissionReview, build_response, parse_review
-from webhook.types import JSONObject, Patch
+from webhook.core.review import Request, encode_response, parse_review
 
 __all__ = ["MIRROR_ANNOTATION", "Decision", "Outcome", "Settings", "admit", "mutate"]
 
@@ -40,7 +40,7 @@ class Decision:
     """What the webhook decided for one pod."""
 
     outcome: Outcome
-    patch: Patch = field(default_factory=list)
+    patch: JsonPatch = field(default_factory=JsonPatch)
     modes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
 
@@ -58,9 +58,9 @@ class Decision:
         return f"downward-webhook (strict mode): {problems}"
 
 
-def mutate(pod: JSONObject, settings: Settings, *, default_inject: str | None = None) -> Decision:
-    """Decide, plan and patch one pod (already checked by ``review.check_pod``)."""
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -> Decision:
+    """Decide, plan and patch one pod (decoded, so type-checked, by ``webhook.core.review``)."""
+    annotations = pod.metadata.annotations or {}
     if MIRROR_ANNOTATION in annotations:
         return Decision("ignored")  # the kubelet's read-only mirror of a static pod
     options, findings = read_options(annotations, default_inject)
@@ -77,20 +77,23 @@ def mutate(pod: JSONObject, settings: Settings, *, default_inject: str | None = 
 
 
 def admit(
-    doc: Any, settings: Settings, *, namespace_default: bool = False
-) -> tuple[AdmissionReview, Decision]:
-    """Answer a decoded AdmissionReview. Raises ``review.BadReview`` for a malformed one."""
-    request = parse_review(doc)
+    body: bytes, settings: Settings, *, namespace_default: bool = False
+) -> tuple[bytes, Request, Decision]:
+    """Answer an AdmissionReview body with the response body.
+
+    Raises ``review.BadReview`` for a body that is not an AdmissionReview we can answer.
+    """
+    request = parse_review(body)
     if request.pod is None:
         decision = Decision("ignored")
     else:
         default = settings.namespace_default_inject if namespace_default else None
         decision = mutate(request.pod, settings, default_inject=default)
-    response = build_response(
+    response = encode_response(
         request.api_version,
         request.uid,
-        patch=decision.patch,
+        patch=decision.patch.encode() if decision.patch else b"",
         warnings=decision.warnings,
         denial=decision.denial,
     )
-    return response, decision
+    return response, request, decision

@@ -1,21 +1,33 @@
-"""Patch: turn a ``Plan`` into RFC 6902 operations, as data.
+"""Patch: turn a ``Plan`` into RFC 6902 operations, as data and as JSON.
 
 The API server applies the patch with evanphx/json-patch, which will not append to a list
 that is not there: objects arrive without empty fields, so a missing ``env``, ``volumeMounts``,
 ``volumes``, ``initContainers`` or ``annotations`` is created whole rather than appended to.
-Every operation is an ``add``; an unchanged pod gives ``[]``. Injected env vars are inserted at
-the front, one index after another, so a user's later ``$(POD_NAME)`` can refer to them.
+Every operation is an ``add``; an unchanged pod gives an empty patch. Injected env vars are
+inserted at the front, one index after another, so a user's later ``$(POD_NAME)`` can refer
+to them.
+
+A patch is made of pieces: the operations for one thing (a container's env vars, its mount,
+the volumes, the ambassador), each with its JSON encoded once. The planner hands out the same
+(cached) values for every pod of a workload, so a piece is cached by what it adds and where,
+and the JSON of a whole patch is a join of encoded pieces, not an encoding of every
+operation. A cached piece is used only if what it was made from is equal to what is asked
+(identical, in the usual case), so a cache can never give a wrong patch, only a slower one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import msgspec
 
 from webhook.core.annotations import INJECTED
 from webhook.core.plan import Plan
 from webhook.types import JSONObject, Patch, PatchOp
 
-__all__ = ["escape", "render"]
+__all__ = ["JsonPatch", "Piece", "escape", "render"]
 
 
 def escape(token: str) -> str:
@@ -23,66 +35,121 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
+class Piece(NamedTuple):
+    """Some operations, and their JSON: encoded, comma-separated, without the brackets."""
+
+    ops: tuple[PatchOp, ...]
+    json: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class JsonPatch:
+    """A rendered patch. Its operations are shared with the cache: read them, never change
+    them (``copy.deepcopy`` first, as ``downward-webhook render`` does)."""
+
+    pieces: tuple[Piece, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.pieces)
+
+    @property
+    def operations(self) -> Patch:
+        return [op for piece in self.pieces for op in piece.ops]
+
+    def encode(self) -> bytes:
+        return b"[" + b",".join([p.json for p in self.pieces]) + b"]"
+
+
+_encode = msgspec.json.encode
+_Key = tuple[object, ...]
+_PIECES: dict[_Key, tuple[tuple[object, ...], Piece]] = {}
+_MAX_PIECES = 4096
+_MAX_BYTES = 2 * 1024 * 1024  # of JSON; the operations as Python objects take a few times more
+_cached_bytes = 0
+
+
 def _add(path: str, value: object) -> PatchOp:
     return {"op": "add", "path": path, "value": value}
 
 
-def _append(ops: Patch, path: str, values: Sequence[JSONObject], exists: bool) -> None:
-    if exists:
-        ops.extend(_add(f"{path}/-", v) for v in values)
-    else:
-        ops.append(_add(path, list(values)))
-
-
-_EnvOps = tuple[Sequence[JSONObject], tuple[PatchOp, ...]]
-_ENV_OPS: dict[tuple[str, int], _EnvOps] = {}
-
-
-def _env_ops(pointer: str, env: Sequence[JSONObject]) -> tuple[PatchOp, ...]:
-    """One ``add`` per env var, at the front of an existing list, in order.
-
-    Cached per container pointer and env block (the planner shares one block per set of
-    options; the entry keeps the block so its id is not reused). Operations are data that is
-    serialized, never mutated, so the dicts can be shared between patches.
-    """
-    key = (pointer, id(env))
-    hit = _ENV_OPS.get(key)
-    if hit is not None and hit[0] is env:
+def _piece(key: _Key, made_of: tuple[object, ...], build: Callable[[], list[PatchOp]]) -> Piece:
+    """The cached piece for ``key`` if it was made of values equal to ``made_of``, else a new
+    one. Keys carry the ``id`` of the values (cheap to hash); the comparison of ``made_of``
+    is by identity first, so the usual hit costs a dict lookup and a tuple compare."""
+    hit = _PIECES.get(key)
+    if hit is not None and hit[0] == made_of:
         return hit[1]
-    ops = tuple(_add(f"{pointer}/env/{i}", var) for i, var in enumerate(env))
-    if len(_ENV_OPS) >= 1024:
-        _ENV_OPS.clear()
-    _ENV_OPS[key] = (env, ops)
-    return ops
+    global _cached_bytes
+    ops = tuple(build())
+    piece = Piece(ops, _encode(ops)[1:-1])
+    if len(_PIECES) >= _MAX_PIECES or _cached_bytes > _MAX_BYTES:
+        _PIECES.clear()  # a new start; bounded memory matters more than the odd miss
+        _cached_bytes = 0
+    _PIECES[key] = (made_of, piece)
+    _cached_bytes += len(piece.json)
+    return piece
+
+
+def _create_or_append(path: str, values: Sequence[JSONObject], exists: bool) -> Piece:
+    """Append each value to the list at ``path``, or create the list if it is not there."""
+    made_of = tuple(values)
+    if exists:
+        return _piece(
+            ("append", path, *map(id, made_of)),
+            made_of,
+            lambda: [_add(f"{path}/-", v) for v in made_of],
+        )
+    return _piece(("create", path, *map(id, made_of)), made_of, lambda: [_add(path, list(made_of))])
+
+
+def _insert_env(pointer: str, env: tuple[JSONObject, ...]) -> Piece:
+    """One ``add`` per env var, at the front of the container's existing list, in order."""
+    return _piece(
+        ("env", pointer, id(env)),
+        (env,),
+        lambda: [_add(f"{pointer}/env/{i}", var) for i, var in enumerate(env)],
+    )
 
 
 _INJECTED_PATH = f"/metadata/annotations/{escape(INJECTED)}"
 
 
-def render(plan: Plan) -> Patch:
+def _injected(value: str, has_annotations: bool) -> Piece:
+    if has_annotations:
+        return _piece(("injected", value), (value,), lambda: [_add(_INJECTED_PATH, value)])
+    return _piece(
+        ("annotations", value),
+        (value,),
+        lambda: [_add("/metadata/annotations", {INJECTED: value})],
+    )
+
+
+def _ambassador(container: JSONObject, has_init_containers: bool) -> Piece:
+    # A native sidecar goes to initContainers[0], which shifts the indices of the init
+    # containers addressed before it: that is why this piece comes last.
+    if container.get("restartPolicy") != "Always":
+        path, value = "/spec/containers/-", container
+    elif has_init_containers:
+        path, value = "/spec/initContainers/0", container
+    else:
+        return _create_or_append("/spec/initContainers", (container,), exists=False)
+    return _piece(("one", path, id(value)), (value,), lambda: [_add(path, value)])
+
+
+def render(plan: Plan) -> JsonPatch:
     """The JSON Patch for ``plan``, in an order that applies top to bottom."""
-    ops: Patch = []
+    pieces: list[Piece] = []
     if plan.injected is not None:
-        if plan.has_annotations:
-            ops.append(_add(_INJECTED_PATH, plan.injected))
-        else:
-            ops.append(_add("/metadata/annotations", {INJECTED: plan.injected}))
+        pieces.append(_injected(plan.injected, plan.has_annotations))
     if plan.volumes:
-        _append(ops, "/spec/volumes", plan.volumes, plan.has_volumes)
+        pieces.append(_create_or_append("/spec/volumes", plan.volumes, plan.has_volumes))
     for c in plan.containers:
         if c.env and c.has_env:
-            ops.extend(_env_ops(c.pointer, c.env))
+            pieces.append(_insert_env(c.pointer, c.env))
         elif c.env:
-            ops.append(_add(f"{c.pointer}/env", list(c.env)))
+            pieces.append(_create_or_append(f"{c.pointer}/env", c.env, exists=False))
         if c.mount is not None:
-            _append(ops, f"{c.pointer}/volumeMounts", (c.mount,), c.has_mounts)
-    # Last: a native sidecar goes to initContainers[0], which shifts the indices of the init
-    # containers addressed above.
+            pieces.append(_create_or_append(f"{c.pointer}/volumeMounts", (c.mount,), c.has_mounts))
     if plan.ambassador is not None:
-        if plan.ambassador.get("restartPolicy") != "Always":
-            ops.append(_add("/spec/containers/-", plan.ambassador))
-        elif plan.has_init_containers:
-            ops.append(_add("/spec/initContainers/0", plan.ambassador))
-        else:
-            ops.append(_add("/spec/initContainers", [plan.ambassador]))
-    return ops
+        pieces.append(_ambassador(plan.ambassador, plan.has_init_containers))
+    return JsonPatch(tuple(pieces))

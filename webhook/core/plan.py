@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
+import msgspec
+
 from webhook.core import ambassador as amb
 from webhook.core.annotations import AMBASSADOR, ENV, INJECTED, MODES, VOLUME, Options
 from webhook.core.envvars import EnvField, api_url_var, build_env
+from webhook.core.model import Container, EnvVar, Pod, PodSpec
 from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
 from webhook.types import JSONObject
@@ -51,74 +54,77 @@ class Plan:
     findings: tuple[Finding, ...] = field(default=())
 
 
+_POINTERS = tuple(f"/spec/containers/{i}" for i in range(64))
+
+
 class _Target(NamedTuple):
     pointer: str
-    container: JSONObject
+    container: Container
     init: bool
 
 
-def _targets(spec: JSONObject, options: Options, findings: list[Finding]) -> list[_Target]:
-    containers = spec["containers"]
-    inits = spec.get("initContainers") or []
+def _targets(spec: PodSpec, options: Options, findings: list[Finding]) -> list[_Target]:
+    containers = spec.containers
+    inits = spec.initContainers or []
     if options.containers is None:
         return [
-            _Target(f"/spec/containers/{i}", c, False)
+            _Target(_POINTERS[i] if i < len(_POINTERS) else f"/spec/containers/{i}", c, False)
             for i, c in enumerate(containers)
-            if c["name"] != amb.CONTAINER_NAME
+            if c.name != amb.CONTAINER_NAME
         ]
     wanted = set(options.containers)
     for name in options.containers:
         if name == amb.CONTAINER_NAME:
             findings.append(Finding(Reason.AMBASSADOR_NOT_TARGET))
-        elif not any(c["name"] == name for c in (*containers, *inits)):
+        elif not any(c.name == name for c in (*containers, *inits)):
             findings.append(Finding.of(Reason.UNKNOWN_CONTAINER, value=name))
     wanted.discard(amb.CONTAINER_NAME)
     return [
         *(
             _Target(f"/spec/containers/{i}", c, False)
             for i, c in enumerate(containers)
-            if c["name"] in wanted
+            if c.name in wanted
         ),
         *(
             _Target(f"/spec/initContainers/{i}", c, True)
             for i, c in enumerate(inits)
-            if c["name"] in wanted
+            if c.name in wanted
         ),
     ]
 
 
 def _ambassador(
-    spec: JSONObject,
+    spec: PodSpec,
     options: Options,
     prior: frozenset[str],
     settings: amb.AmbassadorSettings,
     findings: list[Finding],
 ) -> tuple[bool, JSONObject | None]:
     """(is the ambassador in the pod after this review, the container to add if any)."""
-    if spec.get("hostNetwork"):
+    if spec.hostNetwork:
         findings.append(Finding(Reason.AMBASSADOR_HOST_NETWORK))
         return False, None
-    everyone = [*spec["containers"], *(spec.get("initContainers") or [])]
-    if any(c["name"] == amb.CONTAINER_NAME for c in everyone):
+    everyone = [*spec.containers, *(spec.initContainers or ())]
+    if any(c.name == amb.CONTAINER_NAME for c in everyone):
         if AMBASSADOR in prior:
             return True, None
         findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=amb.CONTAINER_NAME))
         return False, None
-    for volume in spec.get("volumes") or []:
-        if volume["name"] in (amb.TMP_VOLUME, amb.TOKEN_VOLUME):
-            findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=volume["name"]))
+    for volume in spec.volumes or ():
+        if volume.name in (amb.TMP_VOLUME, amb.TOKEN_VOLUME):
+            findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=volume.name))
             return False, None
     port = options.ambassador_port
     for container in everyone:
-        for p in container.get("ports") or []:
-            if p.get("containerPort") == port and p.get("protocol", "TCP") == "TCP":
+        for p in container.ports or ():
+            if p.containerPort == port and p.protocol in (None, "TCP"):
                 findings.append(
                     Finding.of(
-                        Reason.AMBASSADOR_PORT_CONFLICT, container=container["name"], port=str(port)
+                        Reason.AMBASSADOR_PORT_CONFLICT, container=container.name, port=str(port)
                     )
                 )
                 return False, None
-    own_token = spec.get("automountServiceAccountToken") is False
+    own_token = spec.automountServiceAccountToken is False
     return True, _ambassador_container(
         settings, options.ambassador_image, port, options.ambassador_read_only, own_token
     )
@@ -155,9 +161,7 @@ def _ambassador_volumes(own_token: bool) -> tuple[JSONObject, ...]:
 
 
 _EnvBlock = tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
-_ENV_BLOCKS: dict[
-    tuple[int, bool, int | None], tuple[Options, _EnvBlock, frozenset[str]]
-] = {}
+_ENV_BLOCKS: dict[tuple[int, bool, int | None], tuple[Options, _EnvBlock, frozenset[str]]] = {}
 
 
 def _env_block_for(
@@ -212,11 +216,10 @@ def _env_block(
     return tuple(env), limits, tuple(duplicates)
 
 
-def _source(var: JSONObject, container: str) -> tuple[object, ...]:
+def _source(value: object, value_from: object, container: str) -> tuple[object, ...]:
     """What an env var reads, so an already-injected var counts as ours, not a conflict."""
-    value_from = var.get("valueFrom")
     if not isinstance(value_from, dict):
-        return ("value", var.get("value", ""))
+        return ("value", value or "")
     ref = value_from.get("fieldRef")
     if isinstance(ref, dict):
         return ("field", ref.get("fieldPath"))
@@ -231,20 +234,25 @@ def _source(var: JSONObject, container: str) -> tuple[object, ...]:
     return ("other", repr(sorted(value_from)))
 
 
+def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
+    value_from = msgspec.json.decode(var.valueFrom) if var.valueFrom else None
+    return _source(var.value, value_from, container)
+
+
 def _plan_env(
     target: _Target, env: tuple[JSONObject, ...], names: frozenset[str], findings: list[Finding]
 ) -> tuple[JSONObject, ...]:
-    name = target.container["name"]
-    own = target.container.get("env")
-    if not own or names.isdisjoint([v["name"] for v in own]):
+    name = target.container.name
+    own = target.container.env
+    if not own or names.isdisjoint([v.name for v in own]):
         return env  # nothing in common: add all (the usual case)
-    existing = {v["name"]: v for v in own}
+    existing = {v.name: v for v in own}
     add: list[JSONObject] = []
     for var in env:
         have = existing.get(var["name"])
         if have is None:
             add.append(var)
-        elif _source(have, name) != _source(var, name):
+        elif _existing_source(have, name) != _source(var.get("value"), var.get("valueFrom"), name):
             findings.append(Finding.of(Reason.ENV_CONFLICT, container=name, name=var["name"]))
     return tuple(add)
 
@@ -253,11 +261,11 @@ _normpath = lru_cache(maxsize=1024)(posixpath.normpath)
 
 
 def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObject | None:
-    for mount in target.container.get("volumeMounts") or []:
-        if _normpath(mount["mountPath"]) == path:
-            if mount["name"] != VOLUME_NAME:
+    for mount in target.container.volumeMounts or ():
+        if _normpath(mount.mountPath) == path:
+            if mount.name != VOLUME_NAME:
                 findings.append(
-                    Finding.of(Reason.MOUNT_CONFLICT, container=target.container["name"], path=path)
+                    Finding.of(Reason.MOUNT_CONFLICT, container=target.container.name, path=path)
                 )
             return None
     return _mount(path)
@@ -266,16 +274,20 @@ def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObje
 _mount = lru_cache(maxsize=64)(build_mount)  # shared, like the env vars: never mutated
 
 
-def _missing_limits(container: JSONObject, kinds: Iterable[str]) -> list[str]:
-    resources = container.get("resources")
-    limits = resources.get("limits") if resources else None
+def _missing_limits(container: Container, kinds: Iterable[str]) -> list[str]:
+    resources = container.resources
+    limits = resources.limits if resources else None
     if not limits:
         return list(kinds)
     return [k for k in kinds if k not in limits]
 
 
+#: The volume is the same for every pod of a workload: shared, so its patch piece is too.
+_downward_volume = lru_cache(maxsize=128)(build_volume)
+
+
 def _volume(
-    spec: JSONObject,
+    spec: PodSpec,
     options: Options,
     targets: list[_Target],
     with_ambassador: bool,
@@ -283,15 +295,21 @@ def _volume(
     findings: list[Finding],
 ) -> tuple[bool, JSONObject | None]:
     """(is the volume ours after this review, the volume to add if any)."""
-    folders = [c["name"] for c in spec["containers"] if c["name"] != amb.CONTAINER_NAME]
-    folders += [t.container["name"] for t in targets if t.init]
+    folders = [c.name for c in spec.containers if c.name != amb.CONTAINER_NAME]
+    folders += [t.container.name for t in targets if t.init]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
-    ours = build_volume(folders, options.volume_mode, options.cpu_divisor, options.memory_divisor)
-    existing = next((v for v in spec.get("volumes") or [] if v["name"] == VOLUME_NAME), None)
+    ours = _downward_volume(
+        tuple(folders), options.volume_mode, options.cpu_divisor, options.memory_divisor
+    )
+    existing = next((v for v in spec.volumes or () if v.name == VOLUME_NAME), None)
     if existing is None:
         return True, ours
-    if existing == ours or VOLUME in prior:
+    # Only the downwardAPI source is compared: validation allows one source per volume.
+    same = bool(existing.downwardAPI) and (
+        msgspec.json.decode(existing.downwardAPI) == ours["downwardAPI"]
+    )
+    if same or VOLUME in prior:
         return True, None
     findings.append(Finding.of(Reason.VOLUME_CONFLICT, name=VOLUME_NAME))
     return False, None
@@ -300,10 +318,10 @@ def _volume(
 _NO_PRIOR: frozenset[str] = frozenset({""})
 
 
-def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSettings) -> Plan:
+def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings) -> Plan:
     """Plan the additions for ``pod`` (a Pod, or a pod template shaped like one)."""
-    spec = pod["spec"]
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    spec = pod.spec
+    annotations = pod.metadata.annotations or {}
     prior_text = annotations.get(INJECTED)
     prior = frozenset(m.strip() for m in prior_text.split(",")) if prior_text else _NO_PRIOR
     findings: list[Finding] = []
@@ -345,21 +363,21 @@ def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSe
         add_env = _plan_env(target, env, env_names, findings)
         mount = _plan_mount(target, options.volume_path, findings) if with_volume else None
         if add_env and env_limits:
-            missing[target.container["name"]] = _missing_limits(target.container, env_limits)
+            missing[target.container.name] = _missing_limits(target.container, env_limits)
         if add_env or mount:
             plans.append(
                 ContainerPlan(
                     pointer=target.pointer,
                     env=add_env,
-                    has_env=bool(target.container.get("env")),
+                    has_env=bool(target.container.env),
                     mount=mount,
-                    has_mounts=bool(target.container.get("volumeMounts")),
+                    has_mounts=bool(target.container.volumeMounts),
                 )
             )
     if volumes:
-        for container in spec["containers"]:
-            if container["name"] != amb.CONTAINER_NAME:
-                missing.setdefault(container["name"], []).extend(
+        for container in spec.containers:
+            if container.name != amb.CONTAINER_NAME:
+                missing.setdefault(container.name, []).extend(
                     _missing_limits(container, ("cpu", "memory"))
                 )
     findings.extend(
@@ -380,9 +398,9 @@ def plan_injection(pod: JSONObject, options: Options, settings: amb.AmbassadorSe
     return Plan(
         containers=tuple(plans),
         volumes=tuple(volumes),
-        has_volumes=bool(spec.get("volumes")),
+        has_volumes=bool(spec.volumes),
         ambassador=ambassador,
-        has_init_containers=bool(spec.get("initContainers")),
+        has_init_containers=bool(spec.initContainers),
         injected=injected if modes and annotations.get(INJECTED) != injected else None,
         has_annotations=bool(annotations),
         modes=modes,

@@ -7,6 +7,7 @@ on) the result before anything reaches a cluster. Anything else passes through u
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import jsonpatch
 
 from webhook.core.admission import Decision, Settings, mutate
-from webhook.core.review import check_pod
+from webhook.core.review import BadReview, pod_from_object
 from webhook.types import JSONObject
 
 __all__ = ["TEMPLATE_PATHS", "Rendered", "inject_document"]
@@ -41,7 +42,7 @@ class Rendered:
     decision: Decision
 
 
-def _templates(doc: Any) -> Iterator[tuple[str, JSONObject]]:
+def _templates(doc: Any) -> Iterator[tuple[str, str, JSONObject]]:
     if not isinstance(doc, dict):
         return
     if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
@@ -55,7 +56,7 @@ def _templates(doc: Any) -> Iterator[tuple[str, JSONObject]]:
     for key in path:
         node = node.get(key) if isinstance(node, dict) else None
     if isinstance(node, dict) and isinstance(node.get("spec"), dict):
-        yield f"{doc['kind']}/{_name(doc)}", node
+        yield f"{doc['kind']}/{_name(doc)}", ".".join(path), node
 
 
 def _name(doc: JSONObject) -> str:
@@ -66,12 +67,18 @@ def _name(doc: JSONObject) -> str:
 def inject_document(doc: Any, settings: Settings) -> list[Rendered]:
     """Inject every pod template in ``doc`` in place. Raises ``BadReview`` for a bad pod."""
     results: list[Rendered] = []
-    for where, template in _templates(doc):
+    for where, path, template in _templates(doc):
         pod = {"metadata": template.get("metadata") or {}, "spec": template["spec"]}
-        check_pod(pod)
-        decision = mutate(pod, settings)
+        try:
+            checked = pod_from_object(pod, path)
+        except BadReview as exc:
+            raise BadReview(f"{where}: {exc}") from None
+        decision = mutate(checked, settings)
         if decision.patch:
-            patched = jsonpatch.apply_patch(pod, decision.patch)
+            # jsonpatch puts the values themselves into the document; they are shared with
+            # the patch cache, so the document gets copies.
+            operations = copy.deepcopy(decision.patch.operations)
+            patched = jsonpatch.apply_patch(pod, operations)
             template["metadata"], template["spec"] = patched["metadata"], patched["spec"]
         results.append(Rendered(where, decision))
     return results

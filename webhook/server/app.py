@@ -1,9 +1,9 @@
 """The ASGI application: the admission hot path, and FastAPI for everything else.
 
 ``POST /mutate`` and ``POST /mutate/namespace-default`` are answered by a lean ASGI handler
-(cap the body before parsing, decode with orjson, call the core, encode with orjson): every
-pod start in the cluster waits on it. Health, readiness and metrics are ordinary FastAPI
-routes. Bad input has one error channel: ``HttpError`` (400, 405, 408, 413) with a one-line
+(cap the body before reading it, hand the bytes to the core, send the bytes it answers):
+every pod start in the cluster waits on it. Health, readiness and metrics are ordinary
+FastAPI routes. Bad input has one error channel: ``HttpError`` (400, 405, 408, 413) with a one-line
 reason; the server answers 500 only for a bug, and logs it without the request body.
 """
 
@@ -18,12 +18,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
 from webhook.core.admission import Decision, Settings, admit
-from webhook.core.review import BadReview
+from webhook.core.review import BadReview, NotJSON, Request
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertificateReloader
 
@@ -124,9 +123,7 @@ class BodyDeadlines:
             self.timer = loop.call_later(self.interval, self._check, loop) if pending else None
 
 
-async def _read_body(
-    scope: Scope, receive: Receive, limit: int, deadlines: BodyDeadlines
-) -> bytes:
+async def _read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyDeadlines) -> bytes:
     """The whole body, refusing more than ``limit`` bytes before reading (or parsing) it."""
     length = _content_length(scope)
     if length is not None and length > limit:
@@ -190,13 +187,11 @@ class AdmissionEndpoint:
                 raise HttpError(405, "only POST is allowed")
             body = await _read_body(scope, receive, self.options.max_body_bytes, self.deadlines)
             try:
-                doc = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise HttpError(400, f"body is not JSON: {exc.msg}") from None
-            try:
-                review, decision = admit(
-                    doc, self.settings, namespace_default=endpoint == "namespace-default"
+                answer, request, decision = admit(
+                    body, self.settings, namespace_default=endpoint == "namespace-default"
                 )
+            except NotJSON as exc:
+                raise HttpError(400, str(exc)) from None
             except BadReview as exc:
                 raise HttpError(400, f"not an AdmissionReview: {exc}") from None
         except HttpError as exc:
@@ -214,8 +209,8 @@ class AdmissionEndpoint:
             log.exception("internal error while answering an admission request")
             await _respond(send, 500, b"internal error\n", _TEXT)
             return
-        await _respond(send, 200, orjson.dumps(review), _JSON)
-        self._record(endpoint, doc, decision, start)
+        await _respond(send, 200, answer, _JSON)
+        self._record(endpoint, request, decision, start)
 
     def _count(self, endpoint: str, outcome: str, start: float) -> float:
         elapsed = time.perf_counter() - start
@@ -223,7 +218,7 @@ class AdmissionEndpoint:
         self.metrics.latency[endpoint].observe(elapsed)
         return elapsed
 
-    def _record(self, endpoint: str, doc: Any, decision: Decision, start: float) -> None:
+    def _record(self, endpoint: str, request: Request, decision: Decision, start: float) -> None:
         elapsed = self._count(endpoint, decision.outcome, start)
         if decision.outcome == "injected":
             for mode in decision.modes:
@@ -231,16 +226,15 @@ class AdmissionEndpoint:
         codes = [f.reason.code for f in decision.findings]
         for code in codes:
             self.metrics.warnings[code].inc()
-        request = doc["request"]
-        metadata = _metadata(request.get("object"))
+        metadata = request.pod.metadata if request.pod is not None else None
         log.info(
             "admission",
             extra={
                 "fields": {
                     "endpoint": endpoint,
-                    "uid": request["uid"],
-                    "namespace": request.get("namespace", ""),
-                    "pod": _text(metadata.get("name")) or _text(metadata.get("generateName")),
+                    "uid": request.uid,
+                    "namespace": request.namespace,
+                    "pod": (metadata.name or metadata.generateName or "") if metadata else "",
                     "outcome": decision.outcome,
                     "modes": list(decision.modes),
                     "warnings": codes,
@@ -248,15 +242,6 @@ class AdmissionEndpoint:
                 }
             },
         )
-
-
-def _metadata(obj: Any) -> dict[str, Any]:
-    metadata = obj.get("metadata") if isinstance(obj, dict) else None
-    return metadata if isinstance(metadata, dict) else {}
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def create_app(

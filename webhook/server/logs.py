@@ -11,9 +11,11 @@ import logging
 import sys
 import time
 
-import orjson
+import msgspec
 
 __all__ = ["JsonFormatter", "configure"]
+
+_encode = msgspec.json.encode
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             entry.update(fields)
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
-        return orjson.dumps(entry).decode()
+        return _encode(entry).decode()
 
 
 def configure(level: str = "info") -> None:

@@ -1,0 +1,144 @@
+"""The parts of an AdmissionReview and of a Pod that the webhook reads, as typed structs.
+
+The request body is decoded straight into these structs by msgspec, which checks every type
+on the way and skips everything else (managedFields, securityContext, probes, labels: most of
+a pod) without building it. That is both the validation and the speed of the hot path: a
+3-container review decodes in about half the time a generic decoder takes to build its dicts,
+and no later code has to check a type again. A body is decoded in one pass, its object as a
+Pod; only when that fails does a second pass look closer, so that a review of something other
+than a pod (an object of another kind) never has to look like one: the envelope first, with
+``request.object`` kept as raw JSON, then that object as a Pod if the request is for a pod.
+
+Field names follow the Kubernetes JSON names. Structs are frozen: planning only reads them.
+``gc=False``: decoded values are trees, never cycles, so the collector need not track them.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from msgspec import Raw, Struct
+
+__all__ = [
+    "Container",
+    "ContainerPort",
+    "EnvVar",
+    "GroupVersionKind",
+    "GroupVersionResource",
+    "ObjectMeta",
+    "Pod",
+    "PodReviewIn",
+    "PodSpec",
+    "ResourceRequirements",
+    "ReviewIn",
+    "Volume",
+    "VolumeMount",
+    "pod_decoder",
+    "pod_review_decoder",
+    "review_decoder",
+]
+
+
+class EnvVar(Struct, frozen=True, gc=False):
+    name: str
+    value: str | None = None
+    #: Raw JSON, decoded only when an env var of ours has the same name (to compare sources).
+    valueFrom: Raw = Raw()
+
+
+class VolumeMount(Struct, frozen=True, gc=False):
+    name: str
+    mountPath: str
+
+
+class ContainerPort(Struct, frozen=True, gc=False):
+    containerPort: int | None = None
+    protocol: str | None = None
+
+
+class ResourceRequirements(Struct, frozen=True, gc=False):
+    #: Only which resources have a limit matters; quantities stay raw.
+    limits: dict[str, Raw] | None = None
+
+
+class Container(Struct, frozen=True, gc=False):
+    name: str
+    env: list[EnvVar] | None = None
+    volumeMounts: list[VolumeMount] | None = None
+    ports: list[ContainerPort] | None = None
+    resources: ResourceRequirements | None = None
+
+
+class Volume(Struct, frozen=True, gc=False):
+    name: str
+    #: Raw JSON, decoded only for a volume named like ours (is it ours, or a conflict?).
+    downwardAPI: Raw = Raw()
+
+
+class PodSpec(Struct, frozen=True, gc=False):
+    containers: list[Container] = []
+    initContainers: list[Container] | None = None
+    volumes: list[Volume] | None = None
+    hostNetwork: bool | None = None
+    automountServiceAccountToken: bool | None = None
+
+
+class ObjectMeta(Struct, frozen=True, gc=False):
+    name: str | None = None
+    generateName: str | None = None
+    annotations: dict[str, str] | None = None
+
+
+class Pod(Struct, frozen=True, gc=False):
+    spec: PodSpec
+    metadata: ObjectMeta = ObjectMeta()
+
+
+class GroupVersionResource(Struct, frozen=True, gc=False):
+    group: str = ""
+    version: str = ""
+    resource: str = ""
+
+
+class GroupVersionKind(Struct, frozen=True, gc=False):
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+
+
+class RequestIn(Struct, frozen=True, gc=False):
+    uid: str = ""
+    operation: str = ""
+    resource: GroupVersionResource | None = None
+    kind: GroupVersionKind | None = None
+    subResource: str | None = None
+    namespace: str | None = None
+    object: Raw = Raw()
+
+
+class ReviewIn(Struct, frozen=True, gc=False):
+    apiVersion: str = ""
+    kind: str = ""
+    request: RequestIn | None = None
+
+
+class PodRequestIn(Struct, frozen=True, gc=False):
+    """A request whose object decodes as a Pod: one pass over the body, the usual case."""
+
+    uid: str = ""
+    operation: str = ""
+    resource: GroupVersionResource | None = None
+    kind: GroupVersionKind | None = None
+    subResource: str | None = None
+    namespace: str | None = None
+    object: Pod | None = None
+
+
+class PodReviewIn(Struct, frozen=True, gc=False):
+    apiVersion: str = ""
+    kind: str = ""
+    request: PodRequestIn | None = None
+
+
+pod_review_decoder = msgspec.json.Decoder(PodReviewIn)
+review_decoder = msgspec.json.Decoder(ReviewIn)
+pod_decoder = msgspec.json.Decoder(Pod)
