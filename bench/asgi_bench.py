@@ -59,7 +59,8 @@ def main() -> None:
     parser.add_argument("--log", default="/tmp/asgi-bench.log")
     parser.add_argument("--number", type=int, default=2000)
     args = parser.parse_args()
-    sys.stderr = open(args.log, "w")  # noqa: SIM115 - the log lines go to a file
+    # Line-buffered, like stderr: one write per log line.
+    sys.stderr = open(args.log, "w", buffering=1)  # noqa: SIM115 - the log lines go to a file
     configure("info")
     app = create_app(Settings())
     for n in (1, 3, 30):

@@ -23,6 +23,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from webhook.core.admission import Decision, Settings, admit
 from webhook.core.review import BadReview, NotJSON, Request
+from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertificateReloader
 
@@ -175,6 +176,7 @@ class AdmissionEndpoint:
         self.metrics = metrics
         self.options = options
         self.deadlines = BodyDeadlines(options.body_timeout)
+        self.log_admission = AdmissionLog(log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = ROUTES.get(scope.get("path", "")) if scope["type"] == "http" else None
@@ -227,20 +229,17 @@ class AdmissionEndpoint:
         for code in codes:
             self.metrics.warnings[code].inc()
         metadata = request.pod.metadata if request.pod is not None else None
-        log.info(
-            "admission",
-            extra={
-                "fields": {
-                    "endpoint": endpoint,
-                    "uid": request.uid,
-                    "namespace": request.namespace,
-                    "pod": (metadata.name or metadata.generateName or "") if metadata else "",
-                    "outcome": decision.outcome,
-                    "modes": list(decision.modes),
-                    "warnings": codes,
-                    "latency_ms": round(elapsed * 1000, 3),
-                }
-            },
+        self.log_admission(
+            {
+                "endpoint": endpoint,
+                "uid": request.uid,
+                "namespace": request.namespace,
+                "pod": (metadata.name or metadata.generateName or "") if metadata else "",
+                "outcome": decision.outcome,
+                "modes": decision.modes,
+                "warnings": codes,
+                "latency_ms": round(elapsed * 1000, 3),
+            }
         )
 
 

@@ -3,6 +3,11 @@
 Only what an operator needs: never env values, annotation values or whole objects (they may
 hold secrets). Admission lines carry uid, namespace, pod name (or generateName), outcome,
 modes, warning codes and latency.
+
+The admission line is written by ``AdmissionLog``, straight to the stream that ``configure``
+set up, in the same format as every other line: one per review, it costs a fraction of going
+through the ``logging`` machinery (record, handler lock, formatter), which measured 10 µs per
+review in the server's hot path. Everything else goes through ``logging``.
 """
 
 from __future__ import annotations
@@ -10,29 +15,38 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import TextIO
 
 import msgspec
 
-__all__ = ["JsonFormatter", "configure"]
+__all__ = ["AdmissionLog", "JsonFormatter", "configure"]
 
 _encode = msgspec.json.encode
+_stream: TextIO | None = None  # set by ``configure``: where the admission lines go
+
+
+class _Clock:
+    """``2026-11-22T01:15:34.123Z``, the date and time formatted once per second."""
+
+    second: int = -1
+    stamp: str = ""
+
+    def format(self, created: float) -> str:
+        second = int(created)
+        if second != self.second:
+            self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.second = second
+        return f"{self.stamp}.{int((created - second) * 1000):03d}Z"
 
 
 class JsonFormatter(logging.Formatter):
-    _second: int = -1
-    _stamp: str = ""
-
-    def _time(self, record: logging.LogRecord) -> str:
-        # One line per admission: format the date and time once per second, not per line.
-        second = int(record.created)
-        if second != self._second:
-            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._stamp}.{int(record.msecs):03d}Z"
+    def __init__(self) -> None:
+        super().__init__()
+        self._clock = _Clock()
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": self._time(record),
+            "time": self._clock.format(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -45,9 +59,34 @@ class JsonFormatter(logging.Formatter):
         return _encode(entry).decode()
 
 
+class AdmissionLog:
+    """Writes the info line for one admission (``fields``), if ``logger`` logs info."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.clock = _Clock()
+
+    def __call__(self, fields: dict[str, object]) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        stream = _stream
+        if stream is None:  # logging not configured by us (embedded, tests): the usual way
+            self.logger.info("admission", extra={"fields": fields})
+            return
+        entry: dict[str, object] = {
+            "time": self.clock.format(time.time()),
+            "level": "info",
+            "logger": self.logger.name,
+            "msg": "admission",
+        }
+        entry.update(fields)
+        stream.write(_encode(entry).decode() + "\n")  # stderr is line-buffered: one write
+
+
 def configure(level: str = "info") -> None:
     # Nothing we print needs the caller's file and line, the thread or the process: not
-    # collecting them makes every log record (one per admission) several µs cheaper.
+    # collecting them makes every log record several µs cheaper.
+    global _stream
     logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
@@ -61,3 +100,4 @@ def configure(level: str = "info") -> None:
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     logging.getLogger("uvicorn.access").disabled = True
+    _stream = sys.stderr
