@@ -12,23 +12,14 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from webhook.certs.ensure import (
-    CertsError,
-    EnsureResult,
-    EnsureTarget,
-    connect,
-    ensure_certificates,
-)
-from webhook.certs.generate import (
-    CA_FILE,
-    CERT_FILE,
-    KEY_FILE,
-    generate_bundle,
-    not_after,
-    write_bundle,
-)
+if TYPE_CHECKING:
+    from webhook.certs.ensure import EnsureResult, EnsureTarget
+
+# The subcommands import their modules when they run: building the parser (which every
+# command does, ``serve`` included) must not load the Kubernetes client and cryptography,
+# about 15 MB of memory that ``serve`` has no use for.
 
 __all__ = ["register"]
 
@@ -113,6 +104,15 @@ def _positive_int(text: str) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
+    from webhook.certs.generate import (
+        CA_FILE,
+        CERT_FILE,
+        KEY_FILE,
+        generate_bundle,
+        not_after,
+        write_bundle,
+    )
+
     try:
         bundle = generate_bundle(args.service, args.namespace, days=args.days)
         write_bundle(bundle, args.out_dir)
@@ -124,6 +124,9 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 
 def _run_ensure(args: argparse.Namespace) -> int:
+    from webhook.certs.ensure import CertsError, EnsureTarget, connect, ensure_certificates
+    from webhook.certs.generate import write_bundle
+
     try:
         target = EnsureTarget(
             namespace=args.namespace,
