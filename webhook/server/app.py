@@ -216,18 +216,17 @@ class AdmissionEndpoint:
 
     def _count(self, endpoint: str, outcome: str, start: float) -> float:
         elapsed = time.perf_counter() - start
-        self.metrics.requests[endpoint, outcome].inc()
-        self.metrics.latency[endpoint].observe(elapsed)
+        self.metrics.count(endpoint, outcome, elapsed)
         return elapsed
 
     def _record(self, endpoint: str, request: Request, decision: Decision, start: float) -> None:
         elapsed = self._count(endpoint, decision.outcome, start)
         if decision.outcome == "injected":
             for mode in decision.modes:
-                self.metrics.injections[mode].inc()
+                self.metrics.injections[mode] += 1
         codes = [f.reason.code for f in decision.findings]
         for code in codes:
-            self.metrics.warnings[code].inc()
+            self.metrics.warnings[code] += 1
         metadata = request.pod.metadata if request.pod is not None else None
         self.log_admission(
             {

@@ -101,6 +101,7 @@ def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
         log_config=None,
         access_log=False,
         http="httptools",
+        ws="none",  # no websockets: not importing them saves about 1 MB
         loop="uvloop",
         lifespan="on",
         server_header=False,
