@@ -24,6 +24,12 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores: server on core 0, wrk on core 1" >&2; exit 1; }
+if [ ! -x "$PYTHON" ]; then  # a fresh clone: the product first, as scripts/test.sh installs it
+    python3 -m venv "$ROOT/.venv"
+    PYTHON="$ROOT/.venv/bin/python"
+    "$PYTHON" -m pip install -q --upgrade pip
+    "$PYTHON" -m pip install -q -e "$ROOT"
+fi
 "$PYTHON" -m pip install -q -r bench/requirements.txt
 
 mkdir -p "$WORK"
