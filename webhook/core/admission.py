@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
+
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import read_options
 from webhook.core.model import Pod
@@ -35,12 +37,11 @@ class Settings:
     ambassador: AmbassadorSettings = field(default_factory=AmbassadorSettings)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True, gc=False):
     """What the webhook decided for one pod."""
 
     outcome: Outcome
-    patch: JsonPatch = field(default_factory=JsonPatch)
+    patch: JsonPatch = msgspec.field(default_factory=JsonPatch)
     modes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
 

@@ -18,7 +18,6 @@ operation. A cached piece is used only if what it was made from is equal to what
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import msgspec
@@ -42,8 +41,7 @@ class Piece(NamedTuple):
     json: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class JsonPatch:
+class JsonPatch(msgspec.Struct, frozen=True, gc=False):
     """A rendered patch. Its operations are shared with the cache: read them, never change
     them (``copy.deepcopy`` first, as ``downward-webhook render`` does)."""
 

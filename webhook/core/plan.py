@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -28,8 +27,7 @@ from webhook.types import JSONObject
 __all__ = ["ContainerPlan", "Plan", "plan_injection"]
 
 
-@dataclass(frozen=True, slots=True)
-class ContainerPlan:
+class ContainerPlan(msgspec.Struct, frozen=True, gc=False):
     """Additions to one container, addressed by its JSON Pointer (``/spec/containers/0``)."""
 
     pointer: str
@@ -39,8 +37,7 @@ class ContainerPlan:
     has_mounts: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(msgspec.Struct, frozen=True, gc=False):
     """Everything to add to one pod; ``patch.render`` turns it into JSON Patch operations."""
 
     containers: tuple[ContainerPlan, ...] = ()
@@ -51,7 +48,7 @@ class Plan:
     injected: str | None = None
     has_annotations: bool = False
     modes: tuple[str, ...] = ()
-    findings: tuple[Finding, ...] = field(default=())
+    findings: tuple[Finding, ...] = ()
 
 
 _POINTERS = tuple(f"/spec/containers/{i}" for i in range(64))

@@ -10,7 +10,6 @@ body is refused with the path of the first part that does not.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -47,8 +46,7 @@ class NotJSON(BadReview):
     """The body is not JSON at all (its message says so)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(msgspec.Struct, frozen=True, gc=False):
     """The parts of an AdmissionReview request the webhook uses."""
 
     api_version: str
