@@ -96,7 +96,7 @@ def _ambassador(
     prior: frozenset[str],
     settings: amb.AmbassadorSettings,
     findings: list[Finding],
-) -> tuple[bool, JSONObject | None]:
+) -> tuple[bool, _Ambassador | None]:
     """(is the ambassador in the pod after this review, the container to add if any)."""
     if spec.hostNetwork:
         findings.append(Finding(Reason.AMBASSADOR_HOST_NETWORK))
@@ -127,13 +127,18 @@ def _ambassador(
     )
 
 
+class _Ambassador(NamedTuple):
+    container: JSONObject
+    volumes: tuple[JSONObject, ...]  # the volumes its mounts need
+
+
 _AmbassadorKey = tuple[int, str | None, int, bool, bool]
-_AMBASSADORS: dict[_AmbassadorKey, tuple[amb.AmbassadorSettings, JSONObject]] = {}
+_AMBASSADORS: dict[_AmbassadorKey, tuple[amb.AmbassadorSettings, _Ambassador]] = {}
 
 
 def _ambassador_container(
     settings: amb.AmbassadorSettings, image: str | None, port: int, read_only: bool, own: bool
-) -> JSONObject:
+) -> _Ambassador:
     """``amb.build_container``, cached per settings object and options (like ``_env_block``).
 
     ``AmbassadorSettings`` holds a dict, so it is not hashable: the key is its ``id`` and the
@@ -146,15 +151,12 @@ def _ambassador_container(
     container = amb.build_container(
         settings, image=image, port=port, read_only=read_only, own_token=own
     )
+    with_token = any(m["name"] == amb.TOKEN_VOLUME for m in container["volumeMounts"])
+    made = _Ambassador(container, tuple(amb.build_volumes(with_token)))
     if len(_AMBASSADORS) >= 256:
         _AMBASSADORS.clear()
-    _AMBASSADORS[key] = (settings, container)
-    return container
-
-
-@lru_cache(maxsize=2)
-def _ambassador_volumes(own_token: bool) -> tuple[JSONObject, ...]:
-    return tuple(amb.build_volumes(own_token))
+    _AMBASSADORS[key] = (settings, made)
+    return made
 
 
 _EnvBlock = tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
@@ -313,6 +315,11 @@ def _volume(
 
 
 _NO_PRIOR: frozenset[str] = frozenset({""})
+#: Every set of applied modes -> (the modes in canonical order, the status annotation value).
+_MODE_SETS: dict[frozenset[str], tuple[tuple[str, ...], str]] = {
+    frozenset(subset): (subset, ",".join(subset))
+    for subset in (tuple(m for i, m in enumerate(MODES) if bits >> i & 1) for bits in range(8))
+}
 
 
 def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings) -> Plan:
@@ -355,6 +362,7 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
         applied.add(ENV)
 
     plans: list[ContainerPlan] = []
+    # Resources whose limit a container lacks, though an env var or the volume reads it.
     missing: dict[str, list[str]] = {}
     for target in targets:
         add_env = _plan_env(target, env, env_names, findings)
@@ -374,29 +382,23 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
     if volumes:
         for container in spec.containers:
             if container.name != amb.CONTAINER_NAME:
-                missing.setdefault(container.name, []).extend(
-                    _missing_limits(container, ("cpu", "memory"))
-                )
-    findings.extend(
-        Finding.of(Reason.NO_LIMIT, container=name, resources=", ".join(dict.fromkeys(kinds)))
-        for name, kinds in missing.items()
-        if kinds
-    )
+                kinds = _missing_limits(container, ("cpu", "memory"))
+                if kinds:
+                    missing.setdefault(container.name, []).extend(kinds)
+    for name, kinds in missing.items():
+        if kinds:
+            resources = ", ".join(dict.fromkeys(kinds))
+            findings.append(Finding.of(Reason.NO_LIMIT, container=name, resources=resources))
 
     if ambassador is not None:
-        volumes.extend(
-            _ambassador_volumes(
-                any(m["name"] == amb.TOKEN_VOLUME for m in ambassador["volumeMounts"])
-            )
-        )
+        volumes.extend(ambassador.volumes)
 
-    modes = tuple(m for m in MODES if m in applied)
-    injected = ",".join(modes)
+    modes, injected = _MODE_SETS[frozenset(applied)]
     return Plan(
         containers=tuple(plans),
         volumes=tuple(volumes),
         has_volumes=bool(spec.volumes),
-        ambassador=ambassador,
+        ambassador=ambassador.container if ambassador is not None else None,
         has_init_containers=bool(spec.initContainers),
         injected=injected if modes and annotations.get(INJECTED) != injected else None,
         has_annotations=bool(annotations),
