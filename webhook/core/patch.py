@@ -23,7 +23,7 @@ from typing import NamedTuple
 import msgspec
 
 from webhook.core.annotations import INJECTED
-from webhook.core.plan import Plan
+from webhook.core.plan import ContainerPlan, Plan
 from webhook.types import JSONObject, Patch, PatchOp
 
 __all__ = ["JsonPatch", "Piece", "escape", "render"]
@@ -70,15 +70,17 @@ def _add(path: str, value: object) -> PatchOp:
     return {"op": "add", "path": path, "value": value}
 
 
-def _piece(key: _Key, made_of: tuple[object, ...], build: Callable[[], list[PatchOp]]) -> Piece:
-    """The cached piece for ``key`` if it was made of values equal to ``made_of``, else a new
-    one. Keys carry the ``id`` of the values (cheap to hash); the comparison of ``made_of``
-    is by identity first, so the usual hit costs a dict lookup and a tuple compare."""
+def _piece(
+    key: _Key, made_of: tuple[object, ...], build: Callable[..., list[PatchOp]], *args: object
+) -> Piece:
+    """The cached piece for ``key`` if it was made of values equal to ``made_of``, else
+    ``build(*args)``. Keys carry the ``id`` of the values (cheap to hash); the comparison of
+    ``made_of`` is by identity first, so the usual hit costs a dict lookup and a tuple compare."""
     hit = _PIECES.get(key)
     if hit is not None and hit[0] == made_of:
         return hit[1]
     global _cached_bytes
-    ops = tuple(build())
+    ops = tuple(build(*args))
     piece = Piece(ops, _encode(ops)[1:-1])
     if len(_PIECES) >= _MAX_PIECES or _cached_bytes > _MAX_BYTES:
         _PIECES.clear()  # a new start; bounded memory matters more than the odd miss
@@ -88,66 +90,72 @@ def _piece(key: _Key, made_of: tuple[object, ...], build: Callable[[], list[Patc
     return piece
 
 
-def _create_or_append(path: str, values: Sequence[JSONObject], exists: bool) -> Piece:
+def _create_or_append_ops(path: str, values: Sequence[JSONObject], exists: bool) -> list[PatchOp]:
     """Append each value to the list at ``path``, or create the list if it is not there."""
-    made_of = tuple(values)
     if exists:
-        return _piece(
-            ("append", path, *map(id, made_of)),
-            made_of,
-            lambda: [_add(f"{path}/-", v) for v in made_of],
-        )
-    return _piece(("create", path, *map(id, made_of)), made_of, lambda: [_add(path, list(made_of))])
+        return [_add(f"{path}/-", v) for v in values]
+    return [_add(path, list(values))]
 
 
-def _insert_env(pointer: str, env: tuple[JSONObject, ...]) -> Piece:
-    """One ``add`` per env var, at the front of the container's existing list, in order."""
-    return _piece(
-        ("env", pointer, id(env)),
-        (env,),
-        lambda: [_add(f"{pointer}/env/{i}", var) for i, var in enumerate(env)],
-    )
+def _create_or_append(path: str, values: Sequence[JSONObject], exists: bool) -> Piece:
+    made_of = tuple(values)
+    key = (path, exists, *map(id, made_of))
+    return _piece(key, made_of, _create_or_append_ops, path, made_of, exists)
+
+
+def _container_ops(c: ContainerPlan) -> list[PatchOp]:
+    ops: list[PatchOp] = []
+    if c.env and c.has_env:
+        # One ``add`` per env var, at the front of the existing list, in order.
+        ops.extend(_add(f"{c.pointer}/env/{i}", var) for i, var in enumerate(c.env))
+    elif c.env:
+        ops.extend(_create_or_append_ops(f"{c.pointer}/env", c.env, exists=False))
+    if c.mount is not None:
+        ops.extend(_create_or_append_ops(f"{c.pointer}/volumeMounts", (c.mount,), c.has_mounts))
+    return ops
+
+
+def _container(c: ContainerPlan) -> Piece:
+    """A container's env vars and mount: one piece (the planner shares the env block and the
+    mount between the pods of a workload, so the same container gets the same piece)."""
+    key = ("container", c.pointer, id(c.env), c.has_env, id(c.mount), c.has_mounts)
+    return _piece(key, (c.env, c.mount), _container_ops, c)
 
 
 _INJECTED_PATH = f"/metadata/annotations/{escape(INJECTED)}"
 
 
-def _injected(value: str, has_annotations: bool) -> Piece:
+def _injected_ops(value: str, has_annotations: bool) -> list[PatchOp]:
     if has_annotations:
-        return _piece(("injected", value), (value,), lambda: [_add(_INJECTED_PATH, value)])
-    return _piece(
-        ("annotations", value),
-        (value,),
-        lambda: [_add("/metadata/annotations", {INJECTED: value})],
-    )
+        return [_add(_INJECTED_PATH, value)]
+    return [_add("/metadata/annotations", {INJECTED: value})]
 
 
 def _ambassador(container: JSONObject, has_init_containers: bool) -> Piece:
     # A native sidecar goes to initContainers[0], which shifts the indices of the init
     # containers addressed before it: that is why this piece comes last.
     if container.get("restartPolicy") != "Always":
-        path, value = "/spec/containers/-", container
+        path = "/spec/containers/-"
     elif has_init_containers:
-        path, value = "/spec/initContainers/0", container
+        path = "/spec/initContainers/0"
     else:
         return _create_or_append("/spec/initContainers", (container,), exists=False)
-    return _piece(("one", path, id(value)), (value,), lambda: [_add(path, value)])
+    return _piece((path, id(container)), (container,), _one_op, path, container)
+
+
+def _one_op(path: str, value: object) -> list[PatchOp]:
+    return [_add(path, value)]
 
 
 def render(plan: Plan) -> JsonPatch:
     """The JSON Patch for ``plan``, in an order that applies top to bottom."""
     pieces: list[Piece] = []
     if plan.injected is not None:
-        pieces.append(_injected(plan.injected, plan.has_annotations))
+        value, exists = plan.injected, plan.has_annotations
+        pieces.append(_piece(("injected", value, exists), (), _injected_ops, value, exists))
     if plan.volumes:
         pieces.append(_create_or_append("/spec/volumes", plan.volumes, plan.has_volumes))
-    for c in plan.containers:
-        if c.env and c.has_env:
-            pieces.append(_insert_env(c.pointer, c.env))
-        elif c.env:
-            pieces.append(_create_or_append(f"{c.pointer}/env", c.env, exists=False))
-        if c.mount is not None:
-            pieces.append(_create_or_append(f"{c.pointer}/volumeMounts", (c.mount,), c.has_mounts))
+    pieces.extend([_container(c) for c in plan.containers])
     if plan.ambassador is not None:
         pieces.append(_ambassador(plan.ambassador, plan.has_init_containers))
     return JsonPatch(tuple(pieces))
