@@ -192,3 +192,31 @@ def test_render_refuses_a_broken_pod_with_one_line(
     )
     assert main(["render", "-f", str(path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("template", "where"),
+    [
+        (
+            {"metadata": {"annotations": {"prometheus.io/port": 9090}}, "spec": {}},
+            "Deployment/web: Expected `str`, got `int` - at "
+            '`spec.template.metadata.annotations["prometheus.io/port"]`',
+        ),
+        (
+            {"spec": {"containers": [{"name": "app", "ports": [{"containerPort": "80"}]}]}},
+            "Deployment/web: Expected `int | null`, got `str` - at "
+            "`spec.template.spec.containers[0].ports[0].containerPort`",
+        ),
+        ({"spec": {"containers": []}}, "Deployment/web: spec.template.spec.containers must not"),
+    ],
+    ids=["unquoted-number-annotation", "port-as-string", "no-containers"],
+)
+def test_render_names_the_bad_part_of_a_workload(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], template: dict[str, Any], where: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}}
+    path.write_text(yaml.safe_dump({**deployment, "spec": {"template": template}}))
+    assert main(["render", "-f", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert where in err and err.count("\n") == 1

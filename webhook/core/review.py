@@ -137,7 +137,7 @@ def decode_pod(raw: bytes | msgspec.Raw, where: str = "request.object") -> Pod:
     try:
         pod = pod_decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise BadReview(_reason(exc, where)) from None
+        raise BadReview(_named_annotation(_reason(exc, where), raw)) from None
     except msgspec.DecodeError as exc:  # raw JSON cut out of a document that decoded
         raise NotJSON(f"{where or 'pod'} is not JSON: {exc}") from None
     except UnicodeDecodeError as exc:  # a string that is not UTF-8
@@ -147,6 +147,18 @@ def decode_pod(raw: bytes | msgspec.Raw, where: str = "request.object") -> Pod:
     if not pod.spec.containers:
         raise BadReview(f"{where + '.' if where else ''}spec.containers must not be empty")
     return pod
+
+
+def _named_annotation(message: str, raw: bytes | msgspec.Raw) -> str:
+    """msgspec names a bad map value ``annotations[...]``; put the key in (error path only)."""
+    if "annotations[...]" not in message:
+        return message
+    try:
+        annotations = msgspec.json.decode(raw)["metadata"]["annotations"]
+        key = next(k for k, v in annotations.items() if not isinstance(v, str))
+    except (msgspec.DecodeError, TypeError, KeyError, StopIteration):
+        return message
+    return message.replace("annotations[...]", f"annotations[{_encode(key).decode()}]")
 
 
 def pod_from_object(obj: Any, where: str = "") -> Pod:

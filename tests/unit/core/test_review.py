@@ -101,7 +101,7 @@ def test_a_pod_review_takes_the_one_pass_path(monkeypatch: pytest.MonkeyPatch) -
         ),
         (
             json.dumps(admission_review({"metadata": {"annotations": {"a": 1}}, "spec": {}})),
-            "Expected `str`, got `int` - at `request.object.metadata.annotations[...]`",
+            'Expected `str`, got `int` - at `request.object.metadata.annotations["a"]`',
         ),
         (json.dumps(admission_review({"spec": None})), "got `null` - at `request.object.spec`"),
     ],
