@@ -134,6 +134,16 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600: {text}")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     from webhook.server import logs
     from webhook.server.app import ServerOptions
@@ -150,7 +160,9 @@ def _serve(args: argparse.Namespace) -> int:
         graceful_timeout=args.graceful_timeout,
         tls_wait=args.tls_wait,
         options=ServerOptions(
-            max_body_bytes=args.max_body_bytes, cert_reload_interval=args.cert_reload_interval
+            max_body_bytes=args.max_body_bytes,
+            body_timeout=args.body_timeout,
+            cert_reload_interval=args.cert_reload_interval,
         ),
     )
     try:
@@ -249,6 +261,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=int(_env("max-body-bytes", 3 * 1024 * 1024)),
         help="larger request bodies get HTTP 413 [DOWNWARD_MAX_BODY_BYTES]",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=_env("body-timeout", "10"),
+        help="a request body not received within this time gets HTTP 408 [DOWNWARD_BODY_TIMEOUT]",
     )
     serve.add_argument(
         "--cert-reload-interval",
