@@ -2,6 +2,7 @@
 
 ``generate`` makes a self-signed CA and a serving certificate with pure ``cryptography``;
 ``ensure`` keeps them in a cluster Secret and the CA in the webhook configuration's
-``caBundle``; ``commands`` adds ``certs generate`` and ``certs ensure`` to the CLI. Nothing is
-imported here: ``serve`` loads none of it.
+``caBundle``, through ``kube`` (the API client and its errors); ``commands`` adds ``certs
+generate`` and ``certs ensure`` to the CLI. Nothing is imported here: ``serve`` loads none
+of it.
 """

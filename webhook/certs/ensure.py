@@ -20,17 +20,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Literal
 
-import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
+from kubernetes import client
 
 from webhook.certs.generate import (
     CA_FILE,
@@ -42,6 +38,7 @@ from webhook.certs.generate import (
     not_after,
     renewal_reason,
 )
+from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, call, connect
 
 __all__ = [
     "PREVIOUS_CAS_ANNOTATION",
@@ -62,83 +59,18 @@ log = logging.getLogger(__name__)
 
 SECRET_TYPE = "kubernetes.io/tls"
 PREVIOUS_CAS_ANNOTATION = "downward.io/previous-cas"
-REQUEST_TIMEOUT = 10.0
 MAX_ATTEMPTS = 5
 _LABELS = {
     "app.kubernetes.io/name": "downward-webhook",
     "app.kubernetes.io/component": "webhook-certificate",
 }
 
-_T = TypeVar("_T")
-
 SecretAction = Literal["created", "renewed", "kept"]
 CaBundleOutcome = Literal["updated", "unchanged", "missing"]
 
 
-class CertsError(Exception):
-    """A failure that retrying right away will not fix; ``str()`` is one line."""
-
-
-class KubeApiError(CertsError):
-    """The API server refused a request (e.g. 403 Forbidden) or could not be reached."""
-
-
 class NotConvergedError(CertsError):
     """Writes kept conflicting with other writers for every attempt."""
-
-
-class _Conflict(Exception):
-    """409 Conflict or AlreadyExists: another writer got there first."""
-
-
-class _NotFound(Exception):
-    """404 Not Found."""
-
-
-@dataclass(frozen=True)
-class KubeApis:
-    """The two Kubernetes API groups ``ensure`` uses (``kubernetes.client`` objects)."""
-
-    core: client.CoreV1Api
-    admission: client.AdmissionregistrationV1Api
-
-    @classmethod
-    def from_api_client(cls, api_client: client.ApiClient) -> KubeApis:
-        return cls(
-            core=client.CoreV1Api(api_client),
-            admission=client.AdmissionregistrationV1Api(api_client),
-        )
-
-    def close(self) -> None:
-        self.core.api_client.close()
-
-
-def connect(kubeconfig: str | None = None) -> KubeApis:
-    """APIs from ``kubeconfig`` if given, else in-cluster config, else ``~/.kube/config``."""
-    try:
-        return KubeApis.from_api_client(_api_client(kubeconfig))
-    except (config.ConfigException, OSError, ValueError) as exc:
-        raise CertsError(f"cannot load Kubernetes credentials: {_one_line(str(exc))}") from None
-
-
-def _api_client(kubeconfig: str | None) -> client.ApiClient:
-    configuration = client.Configuration()
-    if kubeconfig:
-        if not Path(kubeconfig).is_file():
-            raise OSError(f"{kubeconfig}: no such file")
-        _load_kubeconfig(kubeconfig, configuration)
-        return client.ApiClient(configuration)
-    try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        _load_kubeconfig(None, configuration)  # not in a pod: $KUBECONFIG or ~/.kube/config
-    return client.ApiClient(configuration)
-
-
-def _load_kubeconfig(path: str | None, configuration: client.Configuration) -> None:
-    config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=path, client_configuration=configuration, persist_config=False
-    )
 
 
 @dataclass(frozen=True)
@@ -234,7 +166,7 @@ def _ensure_secret(
         try:
             body = _secret_body(target, fresh, previous, stored)
             _write_secret(apis, target, body, create=stored is None)
-        except (_Conflict, _NotFound):
+        except (Conflict, NotFound):
             log.info("Secret %s/%s changed meanwhile; reading again", *_ref(target))
             lost_race = True
             continue
@@ -294,8 +226,8 @@ def _ref(target: EnsureTarget) -> tuple[str, str]:
 def _read_secret(apis: KubeApis, target: EnsureTarget) -> _Stored | None:
     what = f"get Secret {target.namespace}/{target.secret}"
     try:
-        secret = _call(what, apis.core.read_namespaced_secret, target.secret, target.namespace)
-    except _NotFound:
+        secret = call(what, apis.core.read_namespaced_secret, target.secret, target.namespace)
+    except NotFound:
         return None
     annotations = (secret.metadata or client.V1ObjectMeta()).annotations or {}
     previous = annotations.get(PREVIOUS_CAS_ANNOTATION, "").encode()
@@ -342,10 +274,10 @@ def _write_secret(
     """POST a new Secret or PUT over the one read (its resourceVersion makes it conditional)."""
     where = f"Secret {target.namespace}/{target.secret}"
     if create:
-        _call(f"create {where}", apis.core.create_namespaced_secret, target.namespace, body)
+        call(f"create {where}", apis.core.create_namespaced_secret, target.namespace, body)
         return
     replace = apis.core.replace_namespaced_secret
-    _call(f"replace {where}", replace, target.secret, target.namespace, body)
+    call(f"replace {where}", replace, target.secret, target.namespace, body)
 
 
 # --- caBundle I/O -----------------------------------------------------------------------
@@ -357,12 +289,12 @@ def _update_ca_bundle(
     """Set every webhook's caBundle to ``wanted(current caBundles)``, retrying conflicts."""
     for _ in range(attempts):
         try:
-            webhook_config = _call(
+            webhook_config = call(
                 f"get MutatingWebhookConfiguration {name}",
                 apis.admission.read_mutating_webhook_configuration,
                 name,
             )
-        except _NotFound:  # the chart creates it alongside the Deployment: not an error
+        except NotFound:  # the chart creates it alongside the Deployment: not an error
             return "missing"
         hooks = webhook_config.webhooks or []
         current = [_decode_ca(hook.client_config.ca_bundle) for hook in hooks]
@@ -372,13 +304,13 @@ def _update_ca_bundle(
         for hook in hooks:
             hook.client_config.ca_bundle = _b64(bundle)
         try:
-            _call(
+            call(
                 f"replace MutatingWebhookConfiguration {name}",
                 apis.admission.replace_mutating_webhook_configuration,
                 name,
                 webhook_config,
             )
-        except (_Conflict, _NotFound):
+        except (Conflict, NotFound):
             log.info("MutatingWebhookConfiguration %s changed meanwhile; reading again", name)
             continue
         log.info("caBundle of %d webhook(s) in %s updated", len(hooks), name)
@@ -393,42 +325,6 @@ def _decode_ca(value: str | bytes | None) -> bytes:
         return base64.b64decode(value or "", validate=True)
     except (binascii.Error, ValueError):
         return b""
-
-
-# --- API calls and errors ---------------------------------------------------------------
-
-
-def _call(what: str, method: Callable[..., _T], *args: object) -> _T:
-    try:
-        return method(*args, _request_timeout=REQUEST_TIMEOUT)
-    except ApiException as exc:
-        if exc.status == 404:
-            raise _NotFound(what) from None
-        if exc.status == 409:
-            raise _Conflict(what) from None
-        _raise_api_error(what, exc)
-    except urllib3.exceptions.HTTPError as exc:
-        raise KubeApiError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
-
-
-def _raise_api_error(what: str, exc: ApiException) -> NoReturn:
-    message = _one_line(_status_message(exc.body) or str(exc.reason or ""))
-    hint = " (check the ServiceAccount's RBAC)" if exc.status in (401, 403) else ""
-    raise KubeApiError(f"{what}: HTTP {exc.status}: {message}{hint}") from None
-
-
-def _status_message(body: Any) -> str:
-    """The ``message`` of a Kubernetes ``Status`` response body, if there is one."""
-    try:
-        status = json.loads(body)
-    except (TypeError, ValueError):
-        return ""
-    message = status.get("message", "") if isinstance(status, dict) else ""
-    return message if isinstance(message, str) else ""
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _b64(data: bytes) -> str:

@@ -1,0 +1,130 @@
+"""The Kubernetes API plumbing behind ``certs ensure``: the client, its calls and their errors.
+
+``connect`` loads credentials (a given kubeconfig, else in-cluster, else ``~/.kube/config``)
+into a ``KubeApis``; ``call`` makes one request with a timeout and maps its failures: 404 and
+409 become ``NotFound`` and ``Conflict`` (``ensure`` reads again), anything else a one-line
+``KubeApiError`` naming the request (with a hint at RBAC for 401 and 403).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+__all__ = [
+    "REQUEST_TIMEOUT",
+    "CertsError",
+    "Conflict",
+    "KubeApiError",
+    "KubeApis",
+    "NotFound",
+    "call",
+    "connect",
+]
+
+REQUEST_TIMEOUT = 10.0
+
+_T = TypeVar("_T")
+
+
+class CertsError(Exception):
+    """A failure that retrying right away will not fix; ``str()`` is one line."""
+
+
+class KubeApiError(CertsError):
+    """The API server refused a request (e.g. 403 Forbidden) or could not be reached."""
+
+
+class Conflict(Exception):
+    """409 Conflict or AlreadyExists: another writer got there first."""
+
+
+class NotFound(Exception):
+    """404 Not Found."""
+
+
+@dataclass(frozen=True)
+class KubeApis:
+    """The two Kubernetes API groups ``ensure`` uses (``kubernetes.client`` objects)."""
+
+    core: client.CoreV1Api
+    admission: client.AdmissionregistrationV1Api
+
+    @classmethod
+    def from_api_client(cls, api_client: client.ApiClient) -> KubeApis:
+        return cls(
+            core=client.CoreV1Api(api_client),
+            admission=client.AdmissionregistrationV1Api(api_client),
+        )
+
+    def close(self) -> None:
+        self.core.api_client.close()
+
+
+def connect(kubeconfig: str | None = None) -> KubeApis:
+    """APIs from ``kubeconfig`` if given, else in-cluster config, else ``~/.kube/config``."""
+    try:
+        return KubeApis.from_api_client(_api_client(kubeconfig))
+    except (config.ConfigException, OSError, ValueError) as exc:
+        raise CertsError(f"cannot load Kubernetes credentials: {_one_line(str(exc))}") from None
+
+
+def _api_client(kubeconfig: str | None) -> client.ApiClient:
+    configuration = client.Configuration()
+    if kubeconfig:
+        if not Path(kubeconfig).is_file():
+            raise OSError(f"{kubeconfig}: no such file")
+        _load_kubeconfig(kubeconfig, configuration)
+        return client.ApiClient(configuration)
+    try:
+        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except config.ConfigException:
+        _load_kubeconfig(None, configuration)  # not in a pod: $KUBECONFIG or ~/.kube/config
+    return client.ApiClient(configuration)
+
+
+def _load_kubeconfig(path: str | None, configuration: client.Configuration) -> None:
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=path, client_configuration=configuration, persist_config=False
+    )
+
+
+def call(what: str, method: Callable[..., _T], *args: object) -> _T:
+    """``method(*args)`` with a timeout; raises ``NotFound``, ``Conflict`` or ``KubeApiError``."""
+    try:
+        return method(*args, _request_timeout=REQUEST_TIMEOUT)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise NotFound(what) from None
+        if exc.status == 409:
+            raise Conflict(what) from None
+        _raise_api_error(what, exc)
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeApiError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
+
+
+def _raise_api_error(what: str, exc: ApiException) -> NoReturn:
+    message = _one_line(_status_message(exc.body) or str(exc.reason or ""))
+    hint = " (check the ServiceAccount's RBAC)" if exc.status in (401, 403) else ""
+    raise KubeApiError(f"{what}: HTTP {exc.status}: {message}{hint}") from None
+
+
+def _status_message(body: Any) -> str:
+    """The ``message`` of a Kubernetes ``Status`` response body, if there is one."""
+    try:
+        status = json.loads(body)
+    except (TypeError, ValueError):
+        return ""
+    message = status.get("message", "") if isinstance(status, dict) else ""
+    return message if isinstance(message, str) else ""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
