@@ -6,11 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/downward-webhook ]; then
+if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e .
 fi
+# Every time: a .venv from an older checkout may lack a dependency added since.
+.venv/bin/python -m pip install --quiet -e .
 .venv/bin/downward-webhook certs generate --service downward-webhook --namespace downward \
   --out-dir .dev/certs
 exec .venv/bin/downward-webhook serve --host 127.0.0.1 --port "${PORT:-8443}" \
