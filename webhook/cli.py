@@ -267,7 +267,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         type=_positive_seconds,
         default=_env("body-timeout", "10"),
-        help="a request body not received within this time gets HTTP 408 [DOWNWARD_BODY_TIMEOUT]",
+        help="seconds for a request head (else the connection is closed), then for its body "
+        "(else HTTP 408) [DOWNWARD_BODY_TIMEOUT]",
     )
     serve.add_argument(
         "--cert-reload-interval",

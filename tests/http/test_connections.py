@@ -1,9 +1,9 @@
-"""Connections that end badly release everything they held, at once.
+"""Connections: a reset one is released at once, and a silent or slow one is closed.
 
-uvicorn keeps a connection's keep-alive timer armed when the connection ends with an error
-(a reset), and the timer holds the protocol, its TLS transport and the last request for the
-whole keep-alive time. ``serve`` uses a protocol that cancels it; this runs the real server
-in-process (TLS on loopback), resets connections, and counts what is left.
+The real server runs in-process (TLS on loopback, uvloop), so what it still holds can be
+counted. ``webhook.server.protocol`` closes two holes of uvicorn's protocol: the keep-alive
+timer of a reset connection kept it (protocol, TLS transport, last request) alive for the
+whole keep-alive time, and a request head could take forever.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ import json
 import socket
 import ssl
 import struct
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tests.support.kube import admission_review, minimal_pod
 from tests.support.server import free_port, generate_certs
 from webhook.core.admission import Settings
+from webhook.server.app import ServerOptions
 from webhook.server.run import ServeConfig, build_server
 
 BODY = json.dumps(admission_review(minimal_pod("env,volume"))).encode()
@@ -29,45 +34,108 @@ REQUEST = (
     b"POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
     b"Content-Length: %d\r\n\r\n%s" % (len(BODY), BODY)
 )
+HEAD_TIMEOUT = 0.5  # --body-timeout: the deadline for a request head, then for its body
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
-async def _reset_after_one_review(port: int, context: ssl.SSLContext) -> bytes:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate_certs(tmp_path_factory.mktemp("connections"))
+
+
+def _with_server(certs: Path, scenario: Callable[[Callable[[], Awaitable[Streams]]], Any]) -> Any:
+    """Run ``scenario(connect)`` against a server in this process; return its result."""
+
+    async def main() -> Any:
+        port = free_port()
+        config = ServeConfig(
+            host="127.0.0.1",
+            port=port,
+            tls_cert=certs / "tls.crt",
+            tls_key=certs / "tls.key",
+            options=ServerOptions(body_timeout=HEAD_TIMEOUT),
+        )
+        server = build_server(Settings(), config)
+        serving = asyncio.create_task(server.serve())
+        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
+        context.check_hostname = False
+
+        async def connect() -> Streams:
+            return await asyncio.open_connection("127.0.0.1", port, ssl=context)
+
+        try:
+            while not server.started:
+                await asyncio.sleep(0.01)
+            return await scenario(connect)
+        finally:
+            server.should_exit = True
+            await serving
+            gc.unfreeze()  # the app froze this test process's objects at startup
+
+    return uvloop.run(main())
+
+
+async def _review(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
     writer.write(REQUEST)
     head = await reader.readuntil(b"\r\n\r\n")
     length = int(head.split(b"content-length: ", 1)[1].split(b"\r\n", 1)[0])
     await reader.readexactly(length)
-    sock = writer.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()  # a reset, not a clean close
     return head.split(b"\r\n", 1)[0]
 
 
-async def _protocols_left(certs: Path, connections: int) -> tuple[list[bytes], int]:
-    port = free_port()
-    config = ServeConfig(
-        host="127.0.0.1", port=port, tls_cert=certs / "tls.crt", tls_key=certs / "tls.key"
-    )
-    server = build_server(Settings(), config)
-    serving = asyncio.create_task(server.serve())
+async def _closed_after(reader: asyncio.StreamReader, limit: float) -> float:
+    """Seconds until the server closes the connection (reads give EOF)."""
+    start = time.monotonic()
     try:
-        while not server.started:
-            await asyncio.sleep(0.01)
-        context = ssl.create_default_context(cafile=str(certs / "ca.crt"))
-        context.check_hostname = False
-        statuses = [await _reset_after_one_review(port, context) for _ in range(connections)]
+        while await asyncio.wait_for(reader.read(1024), limit):
+            pass
+    except (ConnectionError, ssl.SSLError):
+        pass
+    return time.monotonic() - start
+
+
+def test_reset_connections_release_their_protocol_at_once(certs: Path) -> None:
+    async def scenario(connect: Callable[[], Awaitable[Streams]]) -> tuple[list[bytes], int]:
+        statuses = []
+        for _ in range(8):
+            reader, writer = await connect()
+            statuses.append(await _review(reader, writer))
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()  # a reset, not a clean close
         await asyncio.sleep(0.3)  # well under the 30 s keep-alive time
         gc.collect()
-        left = sum(isinstance(o, HttpToolsProtocol) for o in gc.get_objects())
-    finally:
-        server.should_exit = True
-        await serving
-        gc.unfreeze()  # the app froze the test process's objects at startup
-    return statuses, left
+        return statuses, sum(isinstance(o, HttpToolsProtocol) for o in gc.get_objects())
 
-
-def test_reset_connections_release_their_protocol_at_once(tmp_path: Path) -> None:
-    certs = generate_certs(tmp_path)
-    statuses, left = uvloop.run(_protocols_left(certs, connections=8))
+    statuses, left = _with_server(certs, scenario)
     assert statuses == [b"HTTP/1.1 200 OK"] * 8
     assert left == 0
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"POST /mutate HTTP/1.1\r\nHost: webhook\r\n"],
+    ids=["connects-and-says-nothing", "head-never-finished"],
+)
+def test_a_request_head_that_does_not_arrive_in_time_closes_the_connection(
+    certs: Path, sent: bytes
+) -> None:
+    async def scenario(connect: Callable[[], Awaitable[Streams]]) -> float:
+        reader, writer = await connect()
+        writer.write(sent)
+        return await _closed_after(reader, limit=HEAD_TIMEOUT + 5)
+
+    assert HEAD_TIMEOUT - 0.1 < _with_server(certs, scenario) < HEAD_TIMEOUT + 2
+
+
+def test_an_idle_keep_alive_connection_outlives_the_head_deadline(certs: Path) -> None:
+    async def scenario(connect: Callable[[], Awaitable[Streams]]) -> list[bytes]:
+        reader, writer = await connect()
+        first = await _review(reader, writer)
+        await asyncio.sleep(HEAD_TIMEOUT * 3)  # idle between requests: keep-alive (30 s) rules
+        second = await _review(reader, writer)
+        writer.close()
+        return [first, second]
+
+    assert _with_server(certs, scenario) == [b"HTTP/1.1 200 OK"] * 2

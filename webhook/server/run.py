@@ -18,11 +18,11 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from webhook.core.admission import Settings
 from webhook.server.app import ServerOptions, create_app
 from webhook.server.metrics import Metrics
+from webhook.server.protocol import protocol_class
 from webhook.server.tls import CertificateReloader
 
 __all__ = ["ServeConfig", "build_server"]
@@ -53,19 +53,6 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
         if sig == signal.SIGTERM:
             self._captured_signals = [s for s in self._captured_signals if s != sig]
-
-
-class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, minus a leak: it cancels the keep-alive timer only when
-    a connection closes cleanly. After a reset (a client that aborts, a proxy that purges idle
-    connections with RST), the armed timer holds the protocol, its transport and TLS buffers
-    and the last request for the whole keep-alive time (30 s here): 50-250 KB per connection,
-    measured with wrk's 16 connections per round. See uvicorn's ``connection_lost``.
-    """
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        super().connection_lost(exc)
-        self._unset_keepalive_if_required()
 
 
 def wait_for_files(paths: tuple[Path, ...], timeout: float, poll: float = 0.5) -> None:
@@ -114,7 +101,8 @@ def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
         port=config.port,
         log_config=None,
         access_log=False,
-        http=_HttpProtocol,
+        # uvicorn's httptools protocol, with its keep-alive leak fixed and a head deadline
+        http=protocol_class(head_timeout=config.options.body_timeout),
         ws="none",  # no websockets: not importing them saves about 1 MB
         loop="uvloop",
         lifespan="on",
