@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from webhook.core.divisors import Divisor
 from webhook.types import JSONObject
@@ -17,9 +19,12 @@ from webhook.types import JSONObject
 __all__ = [
     "CATALOG",
     "DEFAULT_FIELDS",
+    "EnvBlock",
     "EnvField",
     "api_url_var",
     "build_env",
+    "env_block",
+    "env_source",
     "metadata_key_field",
 ]
 
@@ -115,3 +120,60 @@ def build_env(
 def api_url_var(prefix: str, port: int) -> JSONObject:
     """``KUBERNETES_API_URL`` pointing the app at the ambassador on loopback."""
     return {"name": f"{prefix}KUBERNETES_API_URL", "value": f"http://127.0.0.1:{port}"}
+
+
+class EnvBlock(NamedTuple):
+    """The env vars to inject for one set of options, and what planning needs to know."""
+
+    env: tuple[JSONObject, ...]
+    limits: tuple[str, ...]  # resource kinds whose *limit* an env var reads (cpu, memory)
+    duplicates: tuple[tuple[str, str], ...]  # (field key, name) of vars dropped as repeats
+    names: frozenset[str]
+
+
+@lru_cache(maxsize=256)
+def env_block(
+    fields: tuple[EnvField, ...], prefix: str, cpu: Divisor, memory: Divisor, api_port: int | None
+) -> EnvBlock:
+    """The env vars for ``fields`` (the first of a repeated name wins), then
+    ``KUBERNETES_API_URL`` when the ambassador listens on ``api_port``. Cached: the dicts are
+    shared between containers and reviews, and nothing downstream changes them."""
+    pairs = build_env(fields, prefix, cpu, memory)
+    seen: set[str] = set()
+    env: list[JSONObject] = []
+    duplicates: list[tuple[str, str]] = []
+    for f, var in pairs:
+        if var["name"] in seen:
+            duplicates.append((f.key, var["name"]))
+            continue
+        seen.add(var["name"])
+        env.append(var)
+    if api_port is not None:
+        env.append(api_url_var(prefix, api_port))
+    limits = tuple(
+        dict.fromkeys(
+            f.resource_kind
+            for f, _ in pairs
+            if f.resource and f.resource.startswith("limits.") and f.resource_kind
+        )
+    )
+    names = frozenset(var["name"] for var in env)
+    return EnvBlock(tuple(env), limits, tuple(duplicates), names)
+
+
+def env_source(value: object, value_from: object, container: str) -> tuple[object, ...]:
+    """What an env var reads, so an already-injected var counts as ours, not a conflict."""
+    if not isinstance(value_from, dict):
+        return ("value", value or "")
+    ref = value_from.get("fieldRef")
+    if isinstance(ref, dict):
+        return ("field", ref.get("fieldPath"))
+    ref = value_from.get("resourceFieldRef")
+    if isinstance(ref, dict):
+        return (
+            "resource",
+            ref.get("resource"),
+            ref.get("divisor") or "1",
+            ref.get("containerName") or container,
+        )
+    return ("other", repr(sorted(value_from)))

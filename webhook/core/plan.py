@@ -18,7 +18,7 @@ import msgspec
 
 from webhook.core import ambassador as amb
 from webhook.core.annotations import AMBASSADOR, ENV, INJECTED, MODES, VOLUME, Options
-from webhook.core.envvars import EnvField, api_url_var, build_env
+from webhook.core.envvars import EnvBlock, env_block, env_source
 from webhook.core.model import Container, EnvVar, Pod, PodSpec
 from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
@@ -159,83 +159,31 @@ def _ambassador_container(
     return made
 
 
-_EnvBlock = tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
-_ENV_BLOCKS: dict[tuple[int, bool, int | None], tuple[Options, _EnvBlock, frozenset[str]]] = {}
+_ENV_BLOCKS: dict[tuple[int, bool, int | None], tuple[Options, EnvBlock]] = {}
 
 
-def _env_block_for(
-    options: Options, with_env: bool, api_port: int | None
-) -> tuple[_EnvBlock, frozenset[str]]:
-    """``_env_block`` by identity first: ``read_options`` hands out the same cached ``Options``
+def _env_block_for(options: Options, with_env: bool, api_port: int | None) -> EnvBlock:
+    """``env_block`` by identity first: ``read_options`` hands out the same cached ``Options``
     for every pod of a workload, and hashing an ``Options`` (all its fields) costs more than
-    the lookup it serves."""
+    the lookup it serves. The block is shared between containers and reviews, never changed.
+    """
     key = (id(options), with_env, api_port)
     hit = _ENV_BLOCKS.get(key)
     if hit is not None and hit[0] is options:
-        return hit[1], hit[2]
-    block = _env_block(options, with_env, api_port)
-    names = frozenset(var["name"] for var in block[0])
+        return hit[1]
+    fields = options.env_fields if with_env else ()
+    block = env_block(
+        fields, options.env_prefix, options.cpu_divisor, options.memory_divisor, api_port
+    )
     if len(_ENV_BLOCKS) >= 256:
         _ENV_BLOCKS.clear()
-    _ENV_BLOCKS[key] = (options, block, names)
-    return block, names
-
-
-@lru_cache(maxsize=256)
-def _env_block(
-    options: Options, with_env: bool, api_port: int | None
-) -> tuple[tuple[JSONObject, ...], tuple[str, ...], tuple[tuple[str, str], ...]]:
-    """(env vars, limit resources they read, duplicate (key, name) pairs): per options, cached.
-
-    The dicts are shared between containers and reviews; nothing downstream mutates them.
-    """
-    pairs: list[tuple[EnvField, JSONObject]] = []
-    if with_env:
-        pairs = build_env(
-            options.env_fields, options.env_prefix, options.cpu_divisor, options.memory_divisor
-        )
-    seen: set[str] = set()
-    env: list[JSONObject] = []
-    duplicates: list[tuple[str, str]] = []
-    for f, var in pairs:
-        if var["name"] in seen:
-            duplicates.append((f.key, var["name"]))
-            continue
-        seen.add(var["name"])
-        env.append(var)
-    if api_port is not None:
-        env.append(api_url_var(options.env_prefix, api_port))
-    limits = tuple(
-        dict.fromkeys(
-            f.resource_kind
-            for f, _ in pairs
-            if f.resource and f.resource.startswith("limits.") and f.resource_kind
-        )
-    )
-    return tuple(env), limits, tuple(duplicates)
-
-
-def _source(value: object, value_from: object, container: str) -> tuple[object, ...]:
-    """What an env var reads, so an already-injected var counts as ours, not a conflict."""
-    if not isinstance(value_from, dict):
-        return ("value", value or "")
-    ref = value_from.get("fieldRef")
-    if isinstance(ref, dict):
-        return ("field", ref.get("fieldPath"))
-    ref = value_from.get("resourceFieldRef")
-    if isinstance(ref, dict):
-        return (
-            "resource",
-            ref.get("resource"),
-            ref.get("divisor") or "1",
-            ref.get("containerName") or container,
-        )
-    return ("other", repr(sorted(value_from)))
+    _ENV_BLOCKS[key] = (options, block)
+    return block
 
 
 def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
     value_from = msgspec.json.decode(var.valueFrom) if var.valueFrom else None
-    return _source(var.value, value_from, container)
+    return env_source(var.value, value_from, container)
 
 
 def _plan_env(
@@ -251,7 +199,9 @@ def _plan_env(
         have = existing.get(var["name"])
         if have is None:
             add.append(var)
-        elif _existing_source(have, name) != _source(var.get("value"), var.get("valueFrom"), name):
+        elif _existing_source(have, name) != env_source(
+            var.get("value"), var.get("valueFrom"), name
+        ):
             findings.append(Finding.of(Reason.ENV_CONFLICT, container=name, name=var["name"]))
     return tuple(add)
 
@@ -342,12 +292,11 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
     if (wants_env or wants_volume) and not targets:
         findings.append(Finding(Reason.NO_TARGETS))
 
-    (env, env_limits, duplicates), env_names = _env_block_for(
-        options, wants_env, options.ambassador_port if with_ambassador else None
-    )
-    if duplicates:
+    block = _env_block_for(options, wants_env, options.ambassador_port if with_ambassador else None)
+    env, env_limits, env_names = block.env, block.limits, block.names
+    if block.duplicates:
         findings.extend(
-            Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in duplicates
+            Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in block.duplicates
         )
 
     volumes: list[JSONObject] = []
