@@ -14,6 +14,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,6 +66,45 @@ def test_tls_1_0_and_1_1_handshakes_are_refused(
 ) -> None:
     with pytest.raises((ssl.SSLError, ConnectionError)):
         _handshake(server, version)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:ssl.PROTOCOL_TLS:DeprecationWarning")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
+def test_this_client_can_speak_tls_1_0_and_1_1_so_the_refusal_means_something(
+    server: RunningServer, version: ssl.TLSVersion
+) -> None:
+    """The control for the refusal test: a server that allows the old versions gets them."""
+    permissive = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    permissive.minimum_version = ssl.TLSVersion.TLSv1
+    permissive.set_ciphers("DEFAULT:@SECLEVEL=0")
+    permissive.load_cert_chain(server.certs / "tls.crt", server.certs / "tls.key")
+    client = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client.check_hostname, client.verify_mode = False, ssl.CERT_NONE
+    client.minimum_version = client.maximum_version = version
+    client.set_ciphers("DEFAULT:@SECLEVEL=0")
+    listener = socket.create_server(("127.0.0.1", 0))
+    done: list[str | None] = []
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        with permissive.wrap_socket(conn, server_side=True) as tls:
+            done.append(tls.version())
+
+    thread = threading.Thread(target=accept)
+    thread.start()
+    try:
+        with (
+            socket.create_connection(listener.getsockname(), timeout=5) as raw,
+            client.wrap_socket(raw) as tls,
+        ):
+            negotiated = tls.version()
+    except ssl.SSLError as exc:  # an OpenSSL built without them: the refusal test proves less
+        pytest.skip(f"this OpenSSL cannot negotiate {version.name}: {exc.reason}")
+    finally:
+        thread.join(timeout=5)
+        listener.close()
+    assert negotiated == done[0] == {"TLSv1": "TLSv1", "TLSv1_1": "TLSv1.1"}[version.name]
 
 
 @pytest.mark.parametrize(
