@@ -24,7 +24,7 @@ import httpx
 import jsonpatch
 import pytest
 
-from tests.support.kube import admission_review, answer
+from tests.support.kube import admission_review, answer, minimal_pod
 from tests.support.server import CLI, RunningServer, free_port, running_server
 from webhook.core.admission import Settings
 from webhook.core.ambassador import CONTAINER_NAME, TOKEN_PATH, TOKEN_VOLUME, AmbassadorSettings
@@ -181,29 +181,17 @@ SECRETS = {
 
 
 def _secret_pod() -> JSON:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "generateName": "web-",
-            "namespace": "team-a",
-            "labels": {"app": SECRETS["label value"]},
-            "annotations": {
-                "downward.io/inject": f"env,volume,{SECRETS['bad annotation value']}",
-                "downward.io/env-prefix": "not valid!",
-                "vault.example/token": SECRETS["env from annotation"],
-            },
-        },
-        "spec": {
-            "containers": [
-                {
-                    "name": "app",
-                    "image": SECRETS["image"],
-                    "env": [{"name": SECRETS["env name"], "value": SECRETS["env value"]}],
-                }
-            ]
-        },
+    pod = minimal_pod(f"env,volume,{SECRETS['bad annotation value']}")
+    pod["metadata"]["labels"] = {"app": SECRETS["label value"]}
+    pod["metadata"]["annotations"] |= {
+        "downward.io/env-prefix": "not valid!",
+        "vault.example/token": SECRETS["env from annotation"],
     }
+    pod["spec"]["containers"][0] |= {
+        "image": SECRETS["image"],
+        "env": [{"name": SECRETS["env name"], "value": SECRETS["env value"]}],
+    }
+    return pod
 
 
 @pytest.mark.parametrize("level", ["info", "debug"])

@@ -105,37 +105,37 @@ class GroupVersionKind(Struct, frozen=True, gc=False):
     kind: str = ""
 
 
-class RequestIn(Struct, frozen=True, gc=False):
+class _RequestFields(Struct, frozen=True, gc=False):
     uid: str = ""
     operation: str = ""
     resource: GroupVersionResource | None = None
     kind: GroupVersionKind | None = None
     subResource: str | None = None
     namespace: str | None = None
+
+
+class RequestIn(_RequestFields, frozen=True, gc=False):
+    """A request whose object is kept as raw JSON (the careful path)."""
+
     object: Raw = Raw()
 
 
-class ReviewIn(Struct, frozen=True, gc=False):
-    apiVersion: str = ""
-    kind: str = ""
-    request: RequestIn | None = None
-
-
-class PodRequestIn(Struct, frozen=True, gc=False):
+class PodRequestIn(_RequestFields, frozen=True, gc=False):
     """A request whose object decodes as a Pod: one pass over the body, the usual case."""
 
-    uid: str = ""
-    operation: str = ""
-    resource: GroupVersionResource | None = None
-    kind: GroupVersionKind | None = None
-    subResource: str | None = None
-    namespace: str | None = None
     object: Pod | None = None
 
 
-class PodReviewIn(Struct, frozen=True, gc=False):
+class _ReviewFields(Struct, frozen=True, gc=False):
     apiVersion: str = ""
     kind: str = ""
+
+
+class ReviewIn(_ReviewFields, frozen=True, gc=False):
+    request: RequestIn | None = None
+
+
+class PodReviewIn(_ReviewFields, frozen=True, gc=False):
     request: PodRequestIn | None = None
 
 

@@ -349,7 +349,7 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
         has_volumes=bool(spec.volumes),
         ambassador=ambassador.container if ambassador is not None else None,
         has_init_containers=bool(spec.initContainers),
-        injected=injected if modes and annotations.get(INJECTED) != injected else None,
+        injected=injected if modes and prior_text != injected else None,
         has_annotations=bool(annotations),
         modes=modes,
         findings=tuple(findings),

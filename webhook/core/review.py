@@ -9,8 +9,7 @@ body is refused with the path of the first part that does not.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import msgspec
 import pybase64
@@ -18,7 +17,9 @@ import pybase64
 from webhook.core.model import (
     Pod,
     PodRequestIn,
+    PodReviewIn,
     RequestIn,
+    ReviewIn,
     pod_decoder,
     pod_review_decoder,
     review_decoder,
@@ -66,27 +67,55 @@ def _reason(exc: msgspec.ValidationError, where: str) -> str:
 
 
 def parse_review(body: bytes) -> Request:
-    """Decode and check an AdmissionReview request body; pick out what we need."""
+    """Decode and check an AdmissionReview request body; pick out what we need.
+
+    One pass decodes the object as a Pod. When that fails (a bad value anywhere, or an object
+    of another kind) the careful path decodes the envelope alone, then the object only if
+    the request is for a pod, and names what is wrong. Both apply the same checks to the same
+    envelope values, so they agree (``tests/unit/core/test_review.py``).
+    """
     try:
-        fast = pod_review_decoder.decode(body)
+        review = pod_review_decoder.decode(body)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-        return _parse_review(body)  # the slow path finds out why, and says so
-    request = fast.request
-    if (
-        fast.apiVersion in API_VERSIONS
-        and fast.kind == "AdmissionReview"
-        and request is not None
-        and 0 < len(request.uid) <= 256
-        and request.operation
-        and (request.resource is not None or request.kind is not None)
-    ):
-        pod = request.object
-        if request.operation == "CREATE" and _is_pods(request) and pod is not None:
-            if pod.spec.containers:
-                return Request(fast.apiVersion, request.uid, request.namespace or "", pod)
-        elif request.operation != "CREATE" or not _is_pods(request):
-            return Request(fast.apiVersion, request.uid, request.namespace or "", None)
-    return _parse_review(body)
+        return _parse_review(body)
+    request = _checked_request(review)
+    if request.operation != "CREATE" or not _is_pods(request):
+        return Request(review.apiVersion, request.uid, request.namespace or "", None)
+    if request.object is None:
+        return _parse_review(body)  # missing or null: the careful path says which
+    pod = _with_containers(request.object, "request.object")
+    return Request(review.apiVersion, request.uid, request.namespace or "", pod)
+
+
+def _parse_review(body: bytes) -> Request:
+    review = _decode(review_decoder, body, "")
+    request = _checked_request(review)
+    namespace = request.namespace or ""
+    if request.operation != "CREATE" or not _is_pods(request):
+        return Request(review.apiVersion, request.uid, namespace, None)
+    if not request.object:
+        raise BadReview("request.object must be an object")
+    return Request(review.apiVersion, request.uid, namespace, decode_pod(request.object))
+
+
+@overload
+def _checked_request(review: ReviewIn) -> RequestIn: ...
+@overload
+def _checked_request(review: PodReviewIn) -> PodRequestIn: ...
+def _checked_request(review: ReviewIn | PodReviewIn) -> RequestIn | PodRequestIn:
+    """The envelope's values checked (decoding checked their types); its request."""
+    if review.apiVersion not in API_VERSIONS:
+        raise BadReview("apiVersion must be admission.k8s.io/v1 or admission.k8s.io/v1beta1")
+    if review.kind != "AdmissionReview":
+        raise BadReview("kind must be AdmissionReview")
+    request = review.request
+    if request is None:
+        raise BadReview("request must be an object")
+    if not request.uid or len(request.uid) > 256:
+        raise BadReview("request.uid must be a non-empty string of at most 256 characters")
+    if not request.operation:
+        raise BadReview("request.operation must be a non-empty string")
+    return request
 
 
 def _is_pods(request: RequestIn | PodRequestIn) -> bool:
@@ -101,49 +130,29 @@ def _is_pods(request: RequestIn | PodRequestIn) -> bool:
     raise BadReview("request.resource must be an object")
 
 
-def _parse_review(body: bytes) -> Request:
+_T = TypeVar("_T")
+
+
+def _decode(decoder: msgspec.json.Decoder[_T], raw: bytes | msgspec.Raw, where: str) -> _T:
+    """``decoder.decode(raw)``; every failure a one-line ``BadReview`` naming ``where``."""
     try:
-        review = review_decoder.decode(body)
+        return decoder.decode(raw)
     except msgspec.ValidationError as exc:
-        raise BadReview(_reason(exc, "")) from None
+        raise BadReview(_named_annotation(_reason(exc, where), raw)) from None
     except msgspec.DecodeError as exc:
-        raise NotJSON(f"body is not JSON: {exc}") from None
+        raise NotJSON(f"{where or 'body'} is not JSON: {exc}") from None
     except UnicodeDecodeError as exc:  # a string that is not UTF-8
         raise NotJSON(f"body is not JSON: a string is not UTF-8 ({exc.reason})") from None
     except RecursionError:  # msgspec recurses into what it skips, and stops at the limit
         raise BadReview(_TOO_DEEP) from None
-    if review.apiVersion not in API_VERSIONS:
-        raise BadReview("apiVersion must be admission.k8s.io/v1 or admission.k8s.io/v1beta1")
-    if review.kind != "AdmissionReview":
-        raise BadReview("kind must be AdmissionReview")
-    request = review.request
-    if request is None:
-        raise BadReview("request must be an object")
-    uid = request.uid
-    if not uid or len(uid) > 256:
-        raise BadReview("request.uid must be a non-empty string of at most 256 characters")
-    if not request.operation:
-        raise BadReview("request.operation must be a non-empty string")
-    namespace = request.namespace or ""
-    if request.operation != "CREATE" or not _is_pods(request):
-        return Request(review.apiVersion, uid, namespace, None)
-    if not request.object:
-        raise BadReview("request.object must be an object")
-    return Request(review.apiVersion, uid, namespace, decode_pod(request.object))
 
 
 def decode_pod(raw: bytes | msgspec.Raw, where: str = "request.object") -> Pod:
     """A pod (or a pod template) from its JSON; ``BadReview`` names the first bad part."""
-    try:
-        pod = pod_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise BadReview(_named_annotation(_reason(exc, where), raw)) from None
-    except msgspec.DecodeError as exc:  # raw JSON cut out of a document that decoded
-        raise NotJSON(f"{where or 'pod'} is not JSON: {exc}") from None
-    except UnicodeDecodeError as exc:  # a string that is not UTF-8
-        raise NotJSON(f"body is not JSON: a string is not UTF-8 ({exc.reason})") from None
-    except RecursionError:
-        raise BadReview(_TOO_DEEP) from None
+    return _with_containers(_decode(pod_decoder, raw, where), where)
+
+
+def _with_containers(pod: Pod, where: str) -> Pod:
     if not pod.spec.containers:
         raise BadReview(f"{where + '.' if where else ''}spec.containers must not be empty")
     return pod
@@ -180,7 +189,7 @@ def encode_response(
     uid: str,
     *,
     patch: bytes = b"",
-    warnings: Sequence[str] = (),
+    warnings: list[str] | tuple[str, ...] = (),
     denial: str | None = None,
 ) -> bytes:
     """The one place responses are made: echoes ``uid`` and the request's ``apiVersion``.
@@ -200,6 +209,6 @@ def encode_response(
         if patch:
             parts += (b',"patchType":"JSONPatch","patch":"', pybase64.b64encode(patch), b'"')
     if warnings:
-        parts += (b',"warnings":', _encode(list(warnings)))
+        parts += (b',"warnings":', _encode(warnings))
     parts.append(b"}}")
     return b"".join(parts)

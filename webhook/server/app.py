@@ -23,6 +23,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from webhook.core.admission import Decision, Settings, admit
 from webhook.core.review import BadReview, NotJSON, Request
+from webhook.server.deadlines import Deadlines
 from webhook.server.logs import AdmissionLog
 from webhook.server.metrics import Metrics
 from webhook.server.tls import CertificateReloader
@@ -78,50 +79,30 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class BodyDeadlines:
-    """Cancels body reads that take longer than ``timeout`` (a slow or stalled client gets 408).
+    """Body reads that take longer than ``timeout`` are cancelled (the client gets 408).
 
-    One timer for the whole server, not one per request: a per-request ``asyncio.timeout``
-    costs about 2.5 µs, a few percent of an admission. While a request reads its body, its
-    task is registered with a deadline; a check every ``timeout / 10`` (at most 1 s) cancels
-    the overdue ones, so a read is cut off between ``timeout`` and ``timeout`` plus the check
-    interval. The timer runs only while some read is in progress.
+    One ``Deadlines`` check for the whole server, not a timer per request.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self.interval = max(0.01, min(1.0, timeout / 10))
-        self.reading: dict[asyncio.Task[Any], float] = {}
         self.expired: set[asyncio.Task[Any]] = set()
-        self.timer: asyncio.TimerHandle | None = None
-        self.timer_loop: asyncio.AbstractEventLoop | None = None
+        self.reading: Deadlines[asyncio.Task[Any]] = Deadlines(timeout, self._expire)
+
+    def _expire(self, task: asyncio.Task[Any]) -> None:
+        self.expired.add(task)
+        task.cancel()
 
     def start(self, task: asyncio.Task[Any]) -> None:
-        loop = task.get_loop()
-        self.reading[task] = loop.time() + self.timeout
-        # The app may outlive an event loop (test clients run one per test): start a timer on
-        # this loop unless one is already pending on it.
-        if self.timer is None or self.timer_loop is not loop:
-            self.timer = loop.call_later(self.interval, self._check, loop)
-            self.timer_loop = loop
+        self.reading.start(task, task.get_loop())
 
     def finish(self, task: asyncio.Task[Any]) -> bool:
         """Unregister ``task``; True if it was cancelled because its deadline passed."""
-        self.reading.pop(task, None)
+        self.reading.finish(task)
         if task in self.expired:
             self.expired.discard(task)
             return True
         return False
-
-    def _check(self, loop: asyncio.AbstractEventLoop) -> None:
-        now = loop.time()
-        for task, deadline in list(self.reading.items()):
-            if task.get_loop() is loop and deadline <= now:
-                del self.reading[task]
-                self.expired.add(task)
-                task.cancel()
-        if self.timer_loop is loop:
-            pending = any(task.get_loop() is loop for task in self.reading)
-            self.timer = loop.call_later(self.interval, self._check, loop) if pending else None
 
 
 async def _read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyDeadlines) -> bytes:

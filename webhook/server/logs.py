@@ -39,18 +39,23 @@ class _Clock:
         return f"{self.stamp}.{int((created - second) * 1000):03d}Z"
 
 
+def _entry(stamp: str, level: str, logger: str, msg: str) -> dict[str, object]:
+    """The keys every line starts with, in order."""
+    return {"time": stamp, "level": level, "logger": logger, "msg": msg}
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
         self._clock = _Clock()
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, object] = {
-            "time": self._clock.format(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
+        entry = _entry(
+            self._clock.format(record.created),
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+        )
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             entry.update(fields)
@@ -73,12 +78,7 @@ class AdmissionLog:
         if stream is None:  # logging not configured by us (embedded, tests): the usual way
             self.logger.info("admission", extra={"fields": fields})
             return
-        entry: dict[str, object] = {
-            "time": self.clock.format(time.time()),
-            "level": "info",
-            "logger": self.logger.name,
-            "msg": "admission",
-        }
+        entry = _entry(self.clock.format(time.time()), "info", self.logger.name, "admission")
         entry.update(fields)
         stream.write(_encode(entry).decode() + "\n")  # stderr is line-buffered: one write
 

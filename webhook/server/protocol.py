@@ -11,7 +11,7 @@
   begin a request, and a request must finish its headers, within ``head_timeout`` seconds,
   or the connection is closed. The body has its own deadline in the app (408).
 
-A connection leaves the waiting list on every path out of it.
+A connection stops waiting on every path out of it (``connection_lost`` included).
 """
 
 from __future__ import annotations
@@ -22,65 +22,44 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from webhook.server.deadlines import Deadlines
+
 __all__ = ["HttpProtocol", "protocol_class"]
 
 log = logging.getLogger("downward_webhook.http")
 
 
 class HttpProtocol(HttpToolsProtocol):
-    head_timeout: float = 10.0
-    #: Connections waiting for a request head, and since when (loop time). One per server
-    #: (``protocol_class`` makes the class); one sweep checks them all, instead of a timer
-    #: per request (arming and cancelling one costs 1.5 µs, 2% of an admission).
-    waiting: dict[HttpProtocol, float]
-    sweep: asyncio.TimerHandle | None = None
+    #: Connections waiting for a request head; an overdue one is closed. Set per server by
+    #: ``protocol_class``.
+    heads: Deadlines[HttpProtocol]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._wait_for_head()  # the first request must begin (and end its head) in time
+        self.heads.start(self, self.loop)  # the first request must begin, and end its head
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._wait_for_head()
+        self.heads.start(self, self.loop)
 
     def on_headers_complete(self) -> None:
-        self.waiting.pop(self, None)
+        self.heads.finish(self)
         super().on_headers_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.waiting.pop(self, None)
+        self.heads.finish(self)
         self._unset_keepalive_if_required()
 
-    def _wait_for_head(self) -> None:
-        if self not in self.waiting:
-            self.waiting[self] = self.loop.time()
-            cls = type(self)
-            if cls.sweep is None:
-                cls.sweep = self.loop.call_later(
-                    _interval(self.head_timeout), cls._sweep, self.loop
-                )
-
-    @classmethod
-    def _sweep(cls, loop: asyncio.AbstractEventLoop) -> None:
-        """Close the connections whose head is overdue; a cut comes between ``head_timeout``
-        and ``head_timeout`` plus the sweep interval (a tenth of it, at most 1 s)."""
-        cutoff = loop.time() - cls.head_timeout
-        for protocol, since in list(cls.waiting.items()):
-            if since <= cutoff:
-                del cls.waiting[protocol]
-                if not protocol.transport.is_closing():
-                    log.info("closing a connection that sent no complete request head in time")
-                    protocol.transport.close()
-        interval = _interval(cls.head_timeout)
-        cls.sweep = loop.call_later(interval, cls._sweep, loop) if cls.waiting else None
-
-
-def _interval(timeout: float) -> float:
-    return max(0.01, min(1.0, timeout / 10))
+    def close_for_no_head(self) -> None:
+        if not self.transport.is_closing():
+            log.info("closing a connection that sent no complete request head in time")
+            self.transport.close()
 
 
 def protocol_class(head_timeout: float) -> type[HttpProtocol]:
-    """``HttpProtocol`` with its head deadline (uvicorn makes one instance per connection)."""
-    attributes: dict[str, Any] = {"head_timeout": head_timeout, "waiting": {}, "sweep": None}
+    """``HttpProtocol`` with its own head deadlines (uvicorn makes one instance per
+    connection; each server gets its own class)."""
+    heads: Deadlines[HttpProtocol] = Deadlines(head_timeout, HttpProtocol.close_for_no_head)
+    attributes: dict[str, Any] = {"heads": heads}
     return type("HttpProtocol", (HttpProtocol,), attributes)

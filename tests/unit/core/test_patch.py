@@ -45,7 +45,7 @@ def test_cached_pieces_are_never_changed() -> None:
         assert msgspec.json.encode(piece.ops)[1:-1] == piece.json
 
 
-def test_a_piece_is_reused_only_for_equal_values() -> None:
+def test_rendering_a_plan_again_reuses_its_pieces() -> None:
     pod = pod_from_object(PODS[0])
     options, _ = read_options(pod.metadata.annotations or {})
     assert options is not None
