@@ -39,5 +39,5 @@ rm -rf "$cache"
 mkdir -p "$cache"
 mv "$work/bin" "$cache/bin"
 "$cache/bin/helm" version --short >&2
-"$cache/bin/kubectl" version --client 2>/dev/null | head -1 >&2
+"$cache/bin/kubectl" version --client 2>/dev/null >&2
 echo "$cache/bin"

@@ -139,12 +139,20 @@ def _decode(decoder: msgspec.json.Decoder[_T], raw: bytes | msgspec.Raw, where: 
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise BadReview(_named_annotation(_reason(exc, where), raw)) from None
-    except msgspec.DecodeError as exc:
-        raise NotJSON(f"{where or 'body'} is not JSON: {exc}") from None
-    except UnicodeDecodeError as exc:  # a string that is not UTF-8
-        raise NotJSON(f"body is not JSON: a string is not UTF-8 ({exc.reason})") from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise NotJSON(_not_json(raw, where, exc)) from None
     except RecursionError:  # msgspec recurses into what it skips, and stops at the limit
         raise BadReview(_TOO_DEEP) from None
+
+
+def _not_json(raw: bytes | msgspec.Raw, where: str, exc: Exception) -> str:
+    """Our own sentence for a body that does not decode: msgspec 0.22 raised
+    ``UnicodeDecodeError`` for a string that is not UTF-8, 0.23 a ``DecodeError``."""
+    try:
+        bytes(raw).decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"{where or 'body'} is not JSON: a string is not UTF-8 (at byte {bad.start})"
+    return f"{where or 'body'} is not JSON: {exc}"
 
 
 def decode_pod(raw: bytes | msgspec.Raw, where: str = "request.object") -> Pod:
