@@ -20,6 +20,7 @@ import yaml
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import parse_modes
+from webhook.core.keys import ALL, MODES
 from webhook.core.reasons import Finding
 from webhook.core.review import BadReview
 from webhook.core.workloads import inject_document
@@ -111,7 +112,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     if findings or not modes:
         raise SystemExit(
             f"downward-webhook: --namespace-default-inject "
-            f"{args.namespace_default_inject!r}: use env, volume, ambassador or all"
+            f"{args.namespace_default_inject!r}: use {', '.join(MODES)} or {ALL}"
         )
     if args.ambassador_run_as_user <= 0:
         raise SystemExit("downward-webhook: --ambassador-run-as-user must be a non-root UID")

@@ -3,15 +3,20 @@
 A bad value never blocks on its own: the bad part is skipped (or its default used) and a
 finding explains it; strict mode turns invalid findings into a denial one level up. Values are
 trimmed; keywords are case-insensitive; lists are comma-separated.
+
+Every key is one entry of ``ANNOTATIONS``: the ``Options`` field it sets, its default, its
+parser and the reasons of its findings. ``KNOWN_KEYS`` is made from it, and tests check the
+``Options`` defaults, the reasons, the README, the chart and the CLI against it.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from webhook.core.divisors import (
     CPU_DIVISORS,
@@ -21,50 +26,36 @@ from webhook.core.divisors import (
     Divisor,
 )
 from webhook.core.envvars import CATALOG, DEFAULT_FIELDS, EnvField, metadata_key_field
+from webhook.core.keys import (
+    ALL,
+    AMBASSADOR_PORT,
+    CPU_DIVISOR,
+    DEFAULT_TEXT,
+    INJECT,
+    INJECTED,
+    MEMORY_DIVISOR,
+    MODES,
+    OPT_OUT,
+    PREFIX,
+    VOLUME_MODE,
+    VOLUME_PATH,
+    WARNINGS,
+)
 from webhook.core.reasons import Finding, Reason
 
 __all__ = [
-    "AMBASSADOR",
-    "ENV",
-    "INJECT",
-    "INJECTED",
-    "MODES",
-    "PREFIX",
-    "VOLUME",
+    "ANNOTATIONS",
+    "KNOWN_KEYS",
+    "Annotation",
     "Options",
     "parse_modes",
     "read_options",
 ]
 
-PREFIX = "downward.io/"
-INJECT = PREFIX + "inject"
-INJECTED = PREFIX + "injected"
-ENV, VOLUME, AMBASSADOR = "env", "volume", "ambassador"
-#: Canonical order, used for the ``downward.io/injected`` status annotation.
-MODES: tuple[str, ...] = (ENV, VOLUME, AMBASSADOR)
-_OPT_OUT = frozenset({"none", "false"})
+DEFAULT_VOLUME_PATH = DEFAULT_TEXT[VOLUME_PATH]
+DEFAULT_VOLUME_MODE = int(DEFAULT_TEXT[VOLUME_MODE], 8)
+DEFAULT_PORT = int(DEFAULT_TEXT[AMBASSADOR_PORT])
 
-DEFAULT_VOLUME_PATH = "/etc/podinfo"
-DEFAULT_VOLUME_MODE = 0o644
-DEFAULT_PORT = 8001
-
-_KNOWN_KEYS = frozenset(
-    PREFIX + k
-    for k in (
-        "inject",
-        "injected",
-        "containers",
-        "env-prefix",
-        "env-fields",
-        "cpu-divisor",
-        "memory-divisor",
-        "volume-path",
-        "volume-mode",
-        "ambassador-port",
-        "ambassador-image",
-        "ambassador-read-only",
-    )
-)
 _ENV_PREFIX = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]{0,63}")
 _MODE = re.compile(r"(?:0o?)?[0-7]{1,3}")
 _PORT = re.compile(r"[0-9]{1,5}")
@@ -104,14 +95,14 @@ def _items(value: str) -> list[str]:
 def parse_modes(value: str, findings: list[Finding]) -> frozenset[str] | None:
     """``env,volume`` -> modes; ``None`` means opted out (``none``/``false``)."""
     words = [w.lower() for w in _items(value)]
-    opt_out = [w for w in words if w in _OPT_OUT]
+    opt_out = [w for w in words if w in OPT_OUT]
     if opt_out:
         if len(words) > len(opt_out):
             findings.append(Finding.of(Reason.OPT_OUT_MIXED, value=opt_out[0]))
         return None
     modes: set[str] = set()
     for word in words:
-        if word == "all":
+        if word == ALL:
             modes.update(MODES)
         elif word in MODES:
             modes.add(word)
@@ -169,36 +160,17 @@ def _read_options(
     if modes is None:
         return None, findings
     for key in annotations:
-        if key.startswith(PREFIX) and key not in _KNOWN_KEYS:
+        if key.startswith(PREFIX) and key not in KNOWN_KEYS:
             findings.append(Finding.of(Reason.UNKNOWN_ANNOTATION, key=key))
     get = annotations.get
-    options = Options(
-        modes=modes,
-        containers=_containers(get(PREFIX + "containers")),
-        env_prefix=_env_prefix(get(PREFIX + "env-prefix"), findings),
-        env_fields=_env_fields(get(PREFIX + "env-fields"), findings),
-        cpu_divisor=_divisor(
-            get(PREFIX + "cpu-divisor"), CPU_DIVISORS, DEFAULT_CPU, Reason.BAD_CPU_DIVISOR, findings
-        ),
-        memory_divisor=_divisor(
-            get(PREFIX + "memory-divisor"),
-            MEMORY_DIVISORS,
-            DEFAULT_MEMORY,
-            Reason.BAD_MEMORY_DIVISOR,
-            findings,
-        ),
-        volume_path=_volume_path(get(PREFIX + "volume-path"), findings),
-        volume_mode=_volume_mode(get(PREFIX + "volume-mode"), findings),
-        ambassador_port=_port(get(PREFIX + "ambassador-port"), findings),
-        ambassador_image=_image(get(PREFIX + "ambassador-image"), findings),
-        ambassador_read_only=_boolean(
-            PREFIX + "ambassador-read-only", get(PREFIX + "ambassador-read-only"), findings
-        ),
-    )
-    return options, findings
+    # In table order, which is the order of the findings.
+    values = {field: parse(get(key), findings) for key, field, parse in _PARSED}
+    # Each parser returns its field's type (tests/unit/core/test_annotation_table.py).
+    return Options(modes=modes, **values), findings
 
 
-def _containers(value: str | None) -> tuple[str, ...] | None:
+def _containers(value: str | None, findings: list[Finding]) -> tuple[str, ...] | None:
+    # Names are checked against the pod by the planner (UNKNOWN_CONTAINER).
     if value is None:
         return None
     return tuple(dict.fromkeys(_items(value)))
@@ -259,6 +231,14 @@ def _divisor(
     return divisor
 
 
+def _cpu_divisor(value: str | None, findings: list[Finding]) -> Divisor:
+    return _divisor(value, CPU_DIVISORS, DEFAULT_CPU, Reason.BAD_CPU_DIVISOR, findings)
+
+
+def _memory_divisor(value: str | None, findings: list[Finding]) -> Divisor:
+    return _divisor(value, MEMORY_DIVISORS, DEFAULT_MEMORY, Reason.BAD_MEMORY_DIVISOR, findings)
+
+
 def _volume_path(value: str | None, findings: list[Finding]) -> str:
     if value is None:
         return DEFAULT_VOLUME_PATH
@@ -315,3 +295,69 @@ def _boolean(key: str, value: str | None, findings: list[Finding]) -> bool:
         return text == "true"
     findings.append(Finding.of(Reason.BAD_BOOLEAN, annotation=key, value=value))
     return False
+
+
+_READ_ONLY = PREFIX + "ambassador-read-only"
+
+
+def _read_only(value: str | None, findings: list[Finding]) -> bool:
+    return _boolean(_READ_ONLY, value, findings)
+
+
+Parser = Callable[[str | None, list[Finding]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """One ``downward.io/*`` key and everything the webhook knows about it."""
+
+    key: str
+    #: The ``Options`` field it sets; ``None`` for the keys the webhook writes.
+    field: str | None
+    #: The field's value when the key is absent (and, for a single value, when it is bad).
+    default: object
+    #: ``(value or None when absent, findings) -> field value``; ``None``: read apart
+    #: (``downward.io/inject`` decides whether there are options at all).
+    parse: Parser | None
+    #: The findings a bad value gives: each says what is wrong and what was done instead.
+    reasons: tuple[Reason, ...]
+    #: One line for the docs.
+    meaning: str
+
+
+_R = Reason
+# fmt: off
+ANNOTATIONS: tuple[Annotation, ...] = (
+    Annotation(INJECT, "modes", None, None, (_R.UNKNOWN_MODE, _R.NO_MODE, _R.OPT_OUT_MIXED),
+               "modes to inject (env, volume, ambassador; all); none or false opts out"),
+    Annotation(PREFIX + "containers", "containers", None, _containers,
+               (_R.UNKNOWN_CONTAINER, _R.AMBASSADOR_NOT_TARGET),
+               "containers that get the env vars and the mount (init containers when named)"),
+    Annotation(PREFIX + "env-prefix", "env_prefix", "", _env_prefix, (_R.BAD_ENV_PREFIX,),
+               "prefix for every injected env var name"),
+    Annotation(PREFIX + "env-fields", "env_fields", DEFAULT_FIELDS, _env_fields,
+               (_R.UNKNOWN_FIELD, _R.BAD_FIELD_KEY, _R.DUPLICATE_ENV_NAME),
+               "which env vars: catalog keys, label:KEY, annotation:KEY, default"),
+    Annotation(CPU_DIVISOR, "cpu_divisor", DEFAULT_CPU, _cpu_divisor, (_R.BAD_CPU_DIVISOR,),
+               "divisor of the cpu env vars and files"),
+    Annotation(MEMORY_DIVISOR, "memory_divisor", DEFAULT_MEMORY, _memory_divisor,
+               (_R.BAD_MEMORY_DIVISOR,), "divisor of the memory and ephemeral-storage values"),
+    Annotation(VOLUME_PATH, "volume_path", DEFAULT_VOLUME_PATH, _volume_path,
+               (_R.BAD_VOLUME_PATH,), "mount path of the downward volume"),
+    Annotation(VOLUME_MODE, "volume_mode", DEFAULT_VOLUME_MODE, _volume_mode,
+               (_R.BAD_VOLUME_MODE,), "octal mode of the volume's files"),
+    Annotation(AMBASSADOR_PORT, "ambassador_port", DEFAULT_PORT, _port, (_R.BAD_PORT,),
+               "port of kubectl proxy on 127.0.0.1"),
+    Annotation(PREFIX + "ambassador-image", "ambassador_image", None, _image, (_R.BAD_IMAGE,),
+               "image of the ambassador (absent: the server's --ambassador-image)"),
+    Annotation(_READ_ONLY, "ambassador_read_only", False, _read_only, (_R.BAD_BOOLEAN,),
+               "true: the proxy refuses every method but GET, HEAD, OPTIONS"),
+    Annotation(INJECTED, None, None, None, (), "written by the webhook: the modes it applied"),
+    Annotation(WARNINGS, None, None, None, (), "written by the webhook: the review's findings"),
+)
+# fmt: on
+#: Every key the webhook reads or writes; any other ``downward.io/`` key is a finding.
+KNOWN_KEYS = frozenset(a.key for a in ANNOTATIONS)
+_PARSED: tuple[tuple[str, str, Parser], ...] = tuple(
+    (a.key, a.field, a.parse) for a in ANNOTATIONS if a.field is not None and a.parse is not None
+)

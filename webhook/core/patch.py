@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from webhook.core.annotations import INJECTED
+from webhook.core.keys import INJECTED
 from webhook.core.plan import ContainerPlan, Plan
 from webhook.types import JSONObject, Patch, PatchOp
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import combinations
 from typing import NamedTuple
 
 import msgspec
 
 from webhook.core import ambassador as amb
-from webhook.core.annotations import AMBASSADOR, ENV, INJECTED, MODES, VOLUME, Options
+from webhook.core.annotations import Options
 from webhook.core.envvars import EnvBlock, env_block, env_source
+from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
 from webhook.core.model import Container, EnvVar, Pod, PodSpec
 from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
@@ -268,7 +270,8 @@ _NO_PRIOR: frozenset[str] = frozenset({""})
 #: Every set of applied modes -> (the modes in canonical order, the status annotation value).
 _MODE_SETS: dict[frozenset[str], tuple[tuple[str, ...], str]] = {
     frozenset(subset): (subset, ",".join(subset))
-    for subset in (tuple(m for i, m in enumerate(MODES) if bits >> i & 1) for bits in range(8))
+    for size in range(len(MODES) + 1)
+    for subset in combinations(MODES, size)  # in the order of MODES
 }
 
 

@@ -12,6 +12,17 @@ import enum
 import json
 from dataclasses import dataclass
 
+from webhook.core.keys import (
+    ALL,
+    AMBASSADOR_PORT,
+    CPU_DIVISOR,
+    DEFAULT_TEXT,
+    MEMORY_DIVISOR,
+    MODES,
+    VOLUME_MODE,
+    VOLUME_PATH,
+)
+
 __all__ = ["Finding", "Reason", "Severity", "quote"]
 
 _MAX_QUOTED = 63
@@ -25,6 +36,13 @@ class Severity(enum.Enum):
 
 
 _I, _N = Severity.INVALID, Severity.NOTICE
+#: What ``downward.io/inject`` accepts, as the unknown-mode finding lists it.
+_MODE_WORDS = ", ".join([*MODES, ALL]) + " or none"
+
+
+def _using(key: str) -> str:
+    """What a finding says was done with a bad value of ``key``: its default was used."""
+    return f"using {DEFAULT_TEXT[key]}"
 
 
 class Reason(enum.Enum):
@@ -34,7 +52,7 @@ class Reason(enum.Enum):
     UNKNOWN_MODE = (
         "unknown-mode",
         _I,
-        "downward.io/inject: unknown mode {value} (use env, volume, ambassador, all or none)",
+        "downward.io/inject: unknown mode {value} (use " + _MODE_WORDS + ")",
         "skipped",
     )
     NO_MODE = ("no-mode", _I, "downward.io/inject: no mode given", "nothing injected")
@@ -84,31 +102,31 @@ class Reason(enum.Enum):
         "bad-cpu-divisor",
         _I,
         "downward.io/cpu-divisor: {value} is not 1m or 1",
-        "using 1m",
+        _using(CPU_DIVISOR),
     )
     BAD_MEMORY_DIVISOR = (
         "bad-memory-divisor",
         _I,
         "downward.io/memory-divisor: {value} is not one of 1, 1Ki, 1Mi, 1Gi, 1k, 1M, 1G",
-        "using 1",
+        _using(MEMORY_DIVISOR),
     )
     BAD_VOLUME_PATH = (
         "bad-volume-path",
         _I,
         "downward.io/volume-path: {value} is not a clean absolute path",
-        "using /etc/podinfo",
+        _using(VOLUME_PATH),
     )
     BAD_VOLUME_MODE = (
         "bad-volume-mode",
         _I,
         "downward.io/volume-mode: {value} is not an octal mode 0000-0777",
-        "using 0644",
+        _using(VOLUME_MODE),
     )
     BAD_PORT = (
         "bad-port",
         _I,
         "downward.io/ambassador-port: {value} is not a port in 1024-65535",
-        "using 8001",
+        _using(AMBASSADOR_PORT),
     )
     BAD_IMAGE = (
         "bad-image",

@@ -17,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from webhook.core.annotations import MODES
+from webhook.core.keys import MODES
 from webhook.core.reasons import Reason
 
 __all__ = ["ENDPOINTS", "OUTCOMES", "Metrics"]
