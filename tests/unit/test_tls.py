@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from webhook.certs.generate import generate_bundle, write_bundle
+from webhook.certs.files import write_bundle
+from webhook.certs.generate import generate_bundle
 from webhook.server.tls import _not_after
 
 

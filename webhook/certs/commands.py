@@ -104,14 +104,9 @@ def _positive_int(text: str) -> int:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    from webhook.certs.generate import (
-        CA_FILE,
-        CERT_FILE,
-        KEY_FILE,
-        generate_bundle,
-        not_after,
-        write_bundle,
-    )
+    from webhook.certs.files import CA_FILE, CERT_FILE, KEY_FILE, write_bundle
+    from webhook.certs.generate import generate_bundle
+    from webhook.certs.pem import not_after
 
     try:
         bundle = generate_bundle(args.service, args.namespace, days=args.days)
@@ -125,7 +120,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 
 def _run_ensure(args: argparse.Namespace) -> int:
     from webhook.certs.ensure import CertsError, EnsureTarget, connect, ensure_certificates
-    from webhook.certs.generate import write_bundle
+    from webhook.certs.files import write_bundle
 
     try:
         target = EnsureTarget(

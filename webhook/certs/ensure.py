@@ -28,17 +28,10 @@ from typing import Literal
 
 from kubernetes import client
 
-from webhook.certs.generate import (
-    CA_FILE,
-    CERT_FILE,
-    KEY_FILE,
-    CertBundle,
-    ca_bundle,
-    generate_bundle,
-    not_after,
-    renewal_reason,
-)
+from webhook.certs.files import CA_FILE, CERT_FILE, KEY_FILE
+from webhook.certs.generate import CertBundle, generate_bundle
 from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, call, connect
+from webhook.certs.pem import ca_bundle, not_after, renewal_reason
 
 __all__ = [
     "PREVIOUS_CAS_ANNOTATION",

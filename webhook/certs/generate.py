@@ -1,7 +1,7 @@
 """Self-signed CA and serving certificate for the webhook, in pure ``cryptography``.
 
-Nothing here talks to a cluster or reads the clock: the caller passes ``now``. The only
-function that touches files is :func:`write_bundle`.
+Nothing here talks to a cluster, touches a file or reads a certificate: the caller passes
+``now`` (or takes the clock's); writing a bundle out is ``files``, judging one ``pem``.
 
 The API server calls the webhook through its Service, so the serving certificate must name
 the Service's DNS names (``NAME.NS.svc`` is what the API server dials). The CA's private key
@@ -12,37 +12,16 @@ rotation cannot sign anything new.
 from __future__ import annotations
 
 import ipaddress
-import os
 import secrets
-import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-__all__ = [
-    "CA_FILE",
-    "CERT_FILE",
-    "KEY_FILE",
-    "CertBundle",
-    "ca_bundle",
-    "dns_names",
-    "generate_bundle",
-    "not_after",
-    "renewal_reason",
-    "write_bundle",
-]
-
-CA_FILE = "ca.crt"
-CERT_FILE = "tls.crt"
-KEY_FILE = "tls.key"
+__all__ = ["CertBundle", "dns_names", "generate_bundle"]
 
 # Certificates start a little in the past so that a node whose clock lags the one that
 # generated them still accepts them.
@@ -171,120 +150,6 @@ def _key_usage(
         encipher_only=False,
         decipher_only=False,
     )
-
-
-def write_bundle(bundle: CertBundle, out_dir: Path) -> None:
-    """Write ``ca.crt``, ``tls.crt`` and ``tls.key`` into ``out_dir``, each atomically.
-
-    The key is written before the certificate so that a reader that sees the new certificate
-    finds its key already in place. ``tls.key`` is mode 0600, the certificates 0644.
-    """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out_dir / CA_FILE, bundle.ca_crt, 0o644)
-    _write_atomic(out_dir / KEY_FILE, bundle.tls_key, 0o600)
-    _write_atomic(out_dir / CERT_FILE, bundle.tls_crt, 0o644)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    # mkstemp creates the file 0600, so the key is never readable by others, not even briefly.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fchmod(out.fileno(), mode)
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def not_after(pem: bytes) -> datetime:
-    """The expiry (timezone-aware, UTC) of the first certificate in ``pem``."""
-    return x509.load_pem_x509_certificate(pem).not_valid_after_utc
-
-
-def renewal_reason(
-    bundle: CertBundle,
-    service: str,
-    namespace: str,
-    *,
-    now: datetime,
-    renew_before: timedelta,
-) -> str | None:
-    """Why ``bundle`` must be replaced for the Service, or ``None`` if it is fit to keep.
-
-    Fit means: all three parts parse, the key belongs to the certificate, the certificate is
-    signed by the CA, names every DNS name of the Service, and neither it nor the CA expires
-    within ``renew_before`` of ``now``.
-    """
-    try:
-        ca = x509.load_pem_x509_certificate(bundle.ca_crt)
-        leaf = x509.load_pem_x509_certificate(bundle.tls_crt)
-        key = serialization.load_pem_private_key(bundle.tls_key, password=None)
-    except (ValueError, TypeError):
-        return "its certificate, key or CA cannot be read"
-    if _public_der(key.public_key()) != _public_der(leaf.public_key()):
-        return "its key does not belong to its certificate"
-    if not _issued_by(leaf, ca):
-        return "its certificate is not signed by its CA"
-    missing = set(dns_names(service, namespace)) - _san_dns_names(leaf)
-    if missing:
-        return f"its certificate does not name {', '.join(sorted(missing))}"
-    expiry = min(leaf.not_valid_after_utc, ca.not_valid_after_utc)
-    if expiry - renew_before <= _utc(now):
-        return f"it expires at {expiry.isoformat()}, within the renewal window"
-    return None
-
-
-def _public_der(public_key: PublicKeyTypes) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _issued_by(leaf: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        leaf.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _san_dns_names(cert: x509.Certificate) -> set[str]:
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return set()
-    return set(sans.get_values_for_type(x509.DNSName))
-
-
-def ca_bundle(pems: Iterable[bytes], *, now: datetime, exclude: Iterable[bytes] = ()) -> bytes:
-    """Join the certificates in ``pems`` into one PEM bundle for a webhook's ``caBundle``.
-
-    Keeps the order of first appearance and drops duplicates, expired certificates, the
-    certificates in ``exclude`` and anything that does not parse (a PEM blob that does not
-    parse is dropped whole).
-    """
-    seen = {cert.public_bytes(serialization.Encoding.PEM) for cert in _certificates(exclude)}
-    out: list[bytes] = []
-    for cert in _certificates(pems):
-        pem = cert.public_bytes(serialization.Encoding.PEM)
-        if pem not in seen and cert.not_valid_after_utc > _utc(now):
-            seen.add(pem)
-            out.append(pem)
-    return b"".join(out)
-
-
-def _certificates(pems: Iterable[bytes]) -> list[x509.Certificate]:
-    certs: list[x509.Certificate] = []
-    for pem in pems:
-        try:
-            certs.extend(x509.load_pem_x509_certificates(pem))
-        except ValueError:
-            continue
-    return certs
 
 
 def _utc(now: datetime | None) -> datetime:

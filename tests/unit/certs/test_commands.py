@@ -18,7 +18,8 @@ from cryptography import x509
 
 from tests.fakes.kube_api import SECRETS, FakeKubeApi, serve
 from webhook.certs import commands
-from webhook.certs.generate import dns_names, not_after
+from webhook.certs.generate import dns_names
+from webhook.certs.pem import not_after
 
 NS = "downward-system"
 

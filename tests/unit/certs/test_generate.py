@@ -15,15 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store
 
-from webhook.certs.generate import (
-    CertBundle,
-    ca_bundle,
-    dns_names,
-    generate_bundle,
-    not_after,
-    renewal_reason,
-    write_bundle,
-)
+from webhook.certs.files import write_bundle
+from webhook.certs.generate import CertBundle, dns_names, generate_bundle
+from webhook.certs.pem import ca_bundle, not_after, renewal_reason
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 NAMES = (
