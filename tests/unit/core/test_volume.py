@@ -96,4 +96,3 @@ def test_a_pod_with_the_volume_and_mounts_is_valid_for_the_api_server() -> None:
     }
     assert validation_errors(pod) == []
     assert schema_errors(pod) == []
-

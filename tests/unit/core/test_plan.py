@@ -1,0 +1,196 @@
+"""``webhook.core.plan``: which containers, what to add, what to keep, and idempotence."""
+
+from __future__ import annotations
+
+import copy
+from itertools import combinations
+from typing import Any
+
+import jsonpatch
+import pytest
+
+from webhook.core.ambassador import CONTAINER_NAME, AmbassadorSettings
+from webhook.core.annotations import Options
+from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
+from webhook.core.patch import render
+from webhook.core.plan import Plan, plan_injection
+from webhook.core.reasons import Reason
+from webhook.core.review import pod_from_object
+
+SETTINGS = AmbassadorSettings()
+LIMITS = {"limits": {"cpu": "1", "memory": "1Gi"}}
+
+
+def _container(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "nginx", "resources": LIMITS, **extra}
+
+
+def _pod(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "web-", "namespace": "team-a"},
+        "spec": {"containers": list(containers) or [_container("app")], **spec},
+    }
+
+
+def _plan(pod: dict[str, Any], *modes: str, **options: Any) -> Plan:
+    return plan_injection(pod_from_object(pod), Options(frozenset(modes), **options), SETTINGS)
+
+
+def _reasons(plan: Plan) -> list[Reason]:
+    return [f.reason for f in plan.findings]
+
+
+def _env_names(plan: Plan, pointer: str) -> list[str]:
+    [container] = [c for c in plan.containers if c.pointer == pointer]
+    return [v["name"] for v in container.env]
+
+
+def _apply(pod: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    patched: dict[str, Any] = jsonpatch.apply_patch(pod, copy.deepcopy(render(plan).operations))
+    return patched
+
+
+# Targets.
+
+
+def test_by_default_every_container_is_a_target_but_not_init_containers_or_the_ambassador() -> None:
+    pod = _pod(
+        _container("app"),
+        _container(CONTAINER_NAME),
+        _container("web"),
+        initContainers=[_container("migrate")],
+    )
+    plan = _plan(pod, ENV)
+    assert [c.pointer for c in plan.containers] == ["/spec/containers/0", "/spec/containers/2"]
+    assert plan.findings == ()
+
+
+def test_named_containers_are_the_only_targets_and_init_containers_count_when_named() -> None:
+    pod = _pod(_container("app"), _container("web"), initContainers=[_container("migrate")])
+    plan = _plan(pod, ENV, containers=("web", "migrate"))
+    assert [c.pointer for c in plan.containers] == [
+        "/spec/containers/1",
+        "/spec/initContainers/0",
+    ]
+
+
+def test_an_unknown_name_and_the_ambassador_are_findings_and_nothing_else_changes() -> None:
+    plan = _plan(_pod(), ENV, containers=("app", "nope", CONTAINER_NAME))
+    assert _reasons(plan) == [Reason.UNKNOWN_CONTAINER, Reason.AMBASSADOR_NOT_TARGET]
+    assert [c.pointer for c in plan.containers] == ["/spec/containers/0"]
+
+
+def test_no_matching_container_injects_neither_env_nor_volume() -> None:
+    plan = _plan(_pod(), ENV, VOLUME, containers=("nope",))
+    assert _reasons(plan) == [Reason.UNKNOWN_CONTAINER, Reason.NO_TARGETS]
+    assert (plan.containers, plan.volumes, plan.modes, plan.injected) == ((), (), (), None)
+
+
+# Conflicts: the pod's value wins.
+
+
+def test_an_env_var_the_pod_sets_differently_is_kept_and_reported() -> None:
+    pod = _pod(_container("app", env=[{"name": "POD_NAME", "value": "mine"}]))
+    plan = _plan(pod, ENV)
+    assert "POD_NAME" not in _env_names(plan, "/spec/containers/0")
+    assert "POD_NAMESPACE" in _env_names(plan, "/spec/containers/0")
+    assert _reasons(plan) == [Reason.ENV_CONFLICT]
+    assert '"app"' in plan.findings[0].message and '"POD_NAME"' in plan.findings[0].message
+
+
+def test_an_env_var_the_pod_already_reads_from_the_same_field_is_no_conflict() -> None:
+    same = {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    plan = _plan(_pod(_container("app", env=[same])), ENV)
+    assert "POD_NAME" not in _env_names(plan, "/spec/containers/0")
+    assert plan.findings == ()
+
+
+def test_a_volume_of_our_name_that_is_not_ours_is_kept_and_nothing_is_mounted() -> None:
+    pod = _pod(volumes=[{"name": "downward-podinfo", "emptyDir": {}}])
+    plan = _plan(pod, VOLUME)
+    assert _reasons(plan) == [Reason.VOLUME_CONFLICT]
+    assert (plan.volumes, plan.containers, plan.modes) == ((), (), ())
+
+
+def test_a_mount_path_in_use_skips_that_container_only() -> None:
+    taken = [{"name": "cfg", "mountPath": "/etc/podinfo/"}]  # the same path, written otherwise
+    pod = _pod(
+        _container("app", volumeMounts=taken),
+        _container("web"),
+        volumes=[{"name": "cfg", "emptyDir": {}}],
+    )
+    plan = _plan(pod, VOLUME)
+    assert _reasons(plan) == [Reason.MOUNT_CONFLICT]
+    assert [c.pointer for c in plan.containers] == ["/spec/containers/1"]
+    assert plan.modes == (VOLUME,)
+
+
+def test_the_ambassador_is_skipped_on_a_host_network_pod_or_a_taken_port() -> None:
+    assert _reasons(_plan(_pod(hostNetwork=True), AMBASSADOR)) == [Reason.AMBASSADOR_HOST_NETWORK]
+    busy = _pod(_container("app", ports=[{"containerPort": 8001}]))
+    plan = _plan(busy, AMBASSADOR)
+    assert _reasons(plan) == [Reason.AMBASSADOR_PORT_CONFLICT]
+    assert (plan.ambassador, plan.modes) == (None, ())
+    assert plan_injection(
+        pod_from_object(busy), Options(frozenset({AMBASSADOR}), ambassador_port=9001), SETTINGS
+    ).modes == (AMBASSADOR,)
+
+
+def test_a_missing_limit_read_by_an_env_var_is_a_notice() -> None:
+    pod = _pod({"name": "app", "image": "nginx"})
+    plan = _plan(pod, ENV)
+    assert _reasons(plan) == [Reason.NO_LIMIT]
+    assert "cpu, memory" in plan.findings[0].message
+
+
+# Modes and status.
+
+
+@pytest.mark.parametrize(
+    "modes",
+    [m for n in range(1, len(MODES) + 1) for m in combinations(MODES, n)],
+    ids=",".join,
+)
+def test_every_set_of_modes_is_applied_and_named_in_canonical_order(modes: tuple[str, ...]) -> None:
+    plan = _plan(_pod(), *reversed(modes))
+    assert plan.modes == modes
+    assert plan.injected == ",".join(modes)
+
+
+def test_the_status_annotation_is_created_or_added_beside_the_others() -> None:
+    bare = _apply(_pod(), _plan(_pod(), ENV))
+    assert bare["metadata"]["annotations"] == {INJECTED: "env"}
+    pod = _pod()
+    pod["metadata"]["annotations"] = {"team": "a"}
+    assert _apply(pod, _plan(pod, ENV))["metadata"]["annotations"] == {"team": "a", INJECTED: "env"}
+
+
+def test_injected_env_vars_come_first_in_the_order_of_the_fields() -> None:
+    pod = _pod(_container("app", env=[{"name": "URL", "value": "http://$(POD_IP)"}]))
+    env = _apply(pod, _plan(pod, ENV))["spec"]["containers"][0]["env"]
+    assert [v["name"] for v in env][:3] == ["POD_NAME", "POD_NAMESPACE", "POD_UID"]
+    assert env[-1] == {"name": "URL", "value": "http://$(POD_IP)"}
+
+
+# Idempotence: a second review of the injected pod plans nothing.
+
+
+@pytest.mark.parametrize("modes", [(ENV,), (VOLUME,), (AMBASSADOR,), MODES], ids=",".join)
+def test_planning_an_injected_pod_again_adds_nothing(modes: tuple[str, ...]) -> None:
+    pod = _pod(_container("app"), _container("web"), initContainers=[_container("init")])
+    options = {"containers": ("app", "init"), "env_prefix": "X_"}
+    first = _plan(pod, *modes, **options)
+    assert render(first)
+    again = _plan(_apply(pod, first), *modes, **options)
+    assert not render(again)
+    assert again.modes == first.modes
+    assert again.findings == ()
+
+
+def test_the_plan_never_reads_the_pods_name_or_uid() -> None:
+    unnamed = _pod()
+    named = copy.deepcopy(unnamed)
+    named["metadata"].update(name="web-abc", uid="1234")
+    assert _plan(unnamed, *MODES) == _plan(named, *MODES)
