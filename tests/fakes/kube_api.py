@@ -152,10 +152,16 @@ class FakeKubeApi:
             return copy.deepcopy(self._secrets[(namespace, name)])
 
     def put_webhook_config(
-        self, name: str, webhooks: Sequence[str | Obj] = ("a", "b"), **metadata: Any
+        self,
+        name: str,
+        webhooks: Sequence[str | Obj] = ("a", "b"),
+        *,
+        ca_bundle_owner: tuple[str, str] = SEED_MANAGER,
+        **metadata: Any,
     ) -> Obj:
         """Store a MutatingWebhookConfiguration; a ``str`` entry becomes a minimal webhook
-        ``<str>.downward.io`` without caBundle, a ``dict`` entry is stored as given."""
+        ``<str>.downward.io`` without caBundle, a ``dict`` entry is stored as given. A
+        caBundle in it is owned by ``ca_bundle_owner`` (manager, operation)."""
         body = {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
@@ -166,7 +172,7 @@ class FakeKubeApi:
             ],
         }
         with self._lock:
-            self._owners[name] = updated_owners(None, body, {}, SEED_MANAGER)
+            self._owners[name] = updated_owners(None, body, {}, ca_bundle_owner)
             self._webhook_configs[name] = self._stamp_config(body, None)
             return copy.deepcopy(self._webhook_configs[name])
 
