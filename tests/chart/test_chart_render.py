@@ -38,7 +38,12 @@ LABELS = (
     "app.kubernetes.io/component",
     "helm.sh/chart",
 )
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+CLUSTER_SCOPED = {
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "MutatingWebhookConfiguration",
+    "PriorityClass",
+}
 
 
 def scenario_id(scenario: Scenario) -> str:

@@ -228,7 +228,7 @@ def test_certificate_rbac_is_limited_to_the_release_secret_and_webhook(chart: Re
         "apiGroups": [""],
         "resources": ["secrets"],
         "resourceNames": [f"{FULLNAME}-tls"],
-        "verbs": ["get", "update", "patch"],
+        "verbs": ["get", "update"],
     }
     assert create == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["create"]}
     cluster_role = one(docs, "ClusterRole", f"{FULLNAME}-certs")
@@ -237,7 +237,7 @@ def test_certificate_rbac_is_limited_to_the_release_secret_and_webhook(chart: Re
             "apiGroups": ["admissionregistration.k8s.io"],
             "resources": ["mutatingwebhookconfigurations"],
             "resourceNames": [one(docs, "MutatingWebhookConfiguration")["metadata"]["name"]],
-            "verbs": ["get", "update", "patch"],
+            "verbs": ["get", "patch"],
         }
     ]
     subject = {"kind": "ServiceAccount", "name": FULLNAME, "namespace": NAMESPACE}

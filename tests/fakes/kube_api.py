@@ -7,13 +7,21 @@ certificate code could trip over. It exists so that tests can point a real
 
 * ``/api/v1/namespaces/{ns}/secrets`` (GET list, POST) and ``.../secrets/{name}`` (GET, PUT,
   DELETE);
-* ``/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}`` (GET, PUT).
+* ``/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/{name}`` (GET, PUT,
+  and PATCH as server-side apply only: ``application/apply-patch+yaml`` with a
+  ``fieldManager``; field ownership is modelled for ``caBundle`` alone, see
+  ``tests/fakes/apply.py``; an apply never creates an object here, it gets 404).
 
 Like the real server it keeps one increasing ``resourceVersion`` counter for all objects, a
 PUT that carries a stale ``resourceVersion`` gets ``409 Conflict``, a POST of an existing
 name gets ``409 AlreadyExists``, and a missing object gets ``404 NotFound``, each as a
 ``Status`` object. Tests can inject a failure (e.g. 403 or 409) or run a callback right
 before the next matching request (to stage a race deterministically).
+
+Every request served is recorded in ``served`` as the RBAC verb, the resource and the name
+(``get``/``list``/``create``/``update``/``patch``/``delete``; the name is empty for a request
+to a collection), so tests can compare what the certificate code really does with the RBAC
+the chart grants; applies are also recorded in ``applies`` (name, manager, force).
 """
 
 from __future__ import annotations
@@ -30,8 +38,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import yaml
 from kubernetes import client
+
+from tests.fakes.apply import (
+    Owners,
+    apply_webhook_config,
+    conflict_message,
+    managed_fields,
+    updated_owners,
+)
 
 __all__ = ["FakeKubeApi", "api_client_for", "serve", "status_object"]
 
@@ -51,10 +69,27 @@ _REASONS = {
     404: "NotFound",
     405: "MethodNotAllowed",
     409: "Conflict",
+    415: "UnsupportedMediaType",
     422: "Invalid",
     500: "InternalError",
 }
-_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "DELETE": "delete"}
+_VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+APPLY_PATCH = "application/apply-patch+yaml"
+SEED_MANAGER = ("fake-seed", "Update")  # owner of a caBundle stored by put_webhook_config
+
+
+def rbac_verb(method: str, name: str) -> str:
+    """The verb the API server authorizes a request as (a GET of a collection is ``list``)."""
+    return "list" if method == "GET" and not name else _VERBS.get(method, method.lower())
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the HTTP layer hands to ``FakeKubeApi.handle`` besides method, path and body."""
+
+    query: dict[str, str]
+    content_type: str = "application/json"
+    user_agent: str = ""
 
 
 def status_object(code: int, message: str, reason: str | None = None) -> Obj:
@@ -89,8 +124,11 @@ class FakeKubeApi:
         self._uids = itertools.count(1)
         self._secrets: dict[tuple[str, str], Obj] = {}
         self._webhook_configs: dict[str, Obj] = {}
+        self._owners: dict[str, Owners] = {}  # webhook configuration -> caBundle owners
         self._injections: list[_Injection] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, resource, name)
+        self.served: list[tuple[str, str, str]] = []  # (RBAC verb, resource, name)
+        self.applies: list[tuple[str, str, bool]] = []  # (name, fieldManager, force)
 
     # --- seeding and inspection ------------------------------------------------------
 
@@ -114,10 +152,16 @@ class FakeKubeApi:
             return copy.deepcopy(self._secrets[(namespace, name)])
 
     def put_webhook_config(
-        self, name: str, webhooks: Sequence[str | Obj] = ("a", "b"), **metadata: Any
+        self,
+        name: str,
+        webhooks: Sequence[str | Obj] = ("a", "b"),
+        *,
+        ca_bundle_owner: tuple[str, str] = SEED_MANAGER,
+        **metadata: Any,
     ) -> Obj:
         """Store a MutatingWebhookConfiguration; a ``str`` entry becomes a minimal webhook
-        ``<str>.downward.io`` without caBundle, a ``dict`` entry is stored as given."""
+        ``<str>.downward.io`` without caBundle, a ``dict`` entry is stored as given. A
+        caBundle in it is owned by ``ca_bundle_owner`` (manager, operation)."""
         body = {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingWebhookConfiguration",
@@ -128,7 +172,8 @@ class FakeKubeApi:
             ],
         }
         with self._lock:
-            self._webhook_configs[name] = self._stamp(body, None)
+            self._owners[name] = updated_owners(None, body, {}, ca_bundle_owner)
+            self._webhook_configs[name] = self._stamp_config(body, None)
             return copy.deepcopy(self._webhook_configs[name])
 
     def secret(self, namespace: str, name: str) -> Obj | None:
@@ -156,6 +201,12 @@ class FakeKubeApi:
             for hook in stored.get("webhooks") or []
         ]
 
+    def ca_bundle_managers(self, name: str) -> dict[str, set[str]]:
+        """Who owns the caBundle of each entry: entry name -> field manager names."""
+        with self._lock:
+            owners = self._owners.get(name, {})
+            return {entry: {manager for manager, _ in held} for entry, held in owners.items()}
+
     def fail_next(
         self, method: str, resource: str, status: int, *, reason: str | None = None, times: int = 1
     ) -> None:
@@ -172,20 +223,23 @@ class FakeKubeApi:
 
     # --- request handling ------------------------------------------------------------
 
-    def handle(self, method: str, path: str, body: Obj | None) -> Response:
+    def handle(
+        self, method: str, path: str, body: Obj | None, request: Request | None = None
+    ) -> Response:
         """Serve one request; ``path`` without the query string."""
         route = _route(path)
         if route is None:
             return 404, status_object(404, f"the server could not find the path {path}")
         resource, namespace, name = route
         self.requests.append((method, resource, name or ""))
+        self.served.append((rbac_verb(method, name or ""), resource, name or ""))
         injected = self._run_injections(method, resource, name or "")
         if injected is not None:
             return injected
         with self._lock:
             if resource == SECRETS:
                 return self._secrets_request(method, namespace, name, body)
-            return self._webhook_config_request(method, name or "", body)
+            return self._webhook_config_request(method, name or "", body, request or Request({}))
 
     def _run_injections(self, method: str, resource: str, name: str) -> Response | None:
         with self._lock:
@@ -231,12 +285,61 @@ class FakeKubeApi:
             return self._delete_secret(ns, name)
         return 405, status_object(405, f"{method} is not supported by this fake")
 
-    def _webhook_config_request(self, method: str, name: str, body: Obj | None) -> Response:
+    def _webhook_config_request(
+        self, method: str, name: str, body: Obj | None, request: Request
+    ) -> Response:
         if method == "GET":
             return self._get(self._webhook_configs, name, WEBHOOK_CONFIGS, name)
         if method == "PUT":
-            return self._replace(self._webhook_configs, name, WEBHOOK_CONFIGS, name, body or {})
+            manager = request.query.get("fieldManager") or request.user_agent.split("/")[0]
+            current = self._webhook_configs.get(name)
+            code, stored = self._replace(
+                self._webhook_configs, name, WEBHOOK_CONFIGS, name, body or {}
+            )
+            if code == 200:
+                owners = self._owners.get(name, {})
+                self._owners[name] = updated_owners(current, stored, owners, (manager, "Update"))
+                self._webhook_configs[name]["metadata"]["managedFields"] = managed_fields(
+                    self._owners[name]
+                )
+                stored = copy.deepcopy(self._webhook_configs[name])
+            return code, stored
+        if method == "PATCH":
+            return self._apply(name, body or {}, request)
         return 405, status_object(405, f"{method} is not supported by this fake")
+
+    def _apply(self, name: str, body: Obj, request: Request) -> Response:
+        """Server-side apply (the one PATCH type this fake knows) of a webhook configuration."""
+        if request.content_type.split(";")[0].strip() != APPLY_PATCH:
+            message = f"this fake supports only {APPLY_PATCH} patches, not {request.content_type}"
+            return 415, status_object(415, message)
+        manager = request.query.get("fieldManager", "")
+        if not manager:
+            return 400, status_object(400, "fieldManager: Required value: is required for apply")
+        force = request.query.get("force") == "true"
+        self.applies.append((name, manager, force))
+        current = self._webhook_configs.get(name)
+        if current is None:
+            return 404, status_object(404, f'{WEBHOOK_CONFIGS} "{name}" not found (no create)')
+        failed = _precondition_failed(body, current, name)
+        if failed is not None:
+            return failed
+        result = apply_webhook_config(current, body, self._owners.get(name, {}), manager, force)
+        if isinstance(result, list):
+            return 409, status_object(409, conflict_message(result), "Conflict")
+        merged, owners = result
+        invalid = _invalid(WEBHOOK_CONFIGS, merged, current)
+        if invalid is not None:
+            return invalid
+        self._owners[name] = owners
+        self._webhook_configs[name] = self._stamp_config(merged, current)
+        return 200, copy.deepcopy(self._webhook_configs[name])
+
+    def _stamp_config(self, body: Obj, current: Obj | None) -> Obj:
+        stored = self._stamp(body, current)
+        name = stored["metadata"]["name"]
+        stored["metadata"]["managedFields"] = managed_fields(self._owners.get(name, {}))
+        return stored
 
     def _get(self, store: dict[Any, Obj], key: Any, resource: str, name: str) -> Response:
         if key not in store:
@@ -262,13 +365,9 @@ class FakeKubeApi:
             return 404, status_object(404, f'{resource} "{name}" not found')
         if body.get("metadata", {}).get("name") != name:
             return 400, status_object(400, "the name of the object does not match the URL")
-        sent = body["metadata"].get("resourceVersion")
-        if sent is not None and sent != current["metadata"]["resourceVersion"]:
-            message = (
-                f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
-                "modified; please apply your changes to the latest version and try again"
-            )
-            return 409, status_object(409, message, "Conflict")
+        failed = _precondition_failed(body, current, name, resource)
+        if failed is not None:
+            return failed
         invalid = _invalid(resource, body, current)
         if invalid is not None:
             return invalid
@@ -294,6 +393,20 @@ class FakeKubeApi:
             for key, value in stored.pop("stringData").items():
                 data[key] = base64.b64encode(value.encode()).decode()
         return stored
+
+
+def _precondition_failed(
+    body: Obj, current: Obj, name: str, resource: str = WEBHOOK_CONFIGS
+) -> Response | None:
+    """409 when the body carries a resourceVersion other than the stored one."""
+    sent = (body.get("metadata") or {}).get("resourceVersion")
+    if sent is None or sent == current["metadata"]["resourceVersion"]:
+        return None
+    message = (
+        f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
+        "modified; please apply your changes to the latest version and try again"
+    )
+    return 409, status_object(409, message, "Conflict")
 
 
 def _webhook_entry(name: str) -> Obj:
@@ -323,12 +436,26 @@ def _invalid(resource: str, body: Obj, current: Obj | None) -> Response | None:
     if not all(_is_base64(blob) for blob in blobs):
         return 400, status_object(400, "illegal base64 data in request body")
     if resource != SECRETS:
-        return None
+        return _invalid_webhooks(body)
     if current is not None and current.get("type") != body.get("type"):
         return 422, status_object(422, "Secret type is immutable: field is immutable")
     keys = set(body.get("data") or {}) | set(body.get("stringData") or {})
     if body.get("type") == "kubernetes.io/tls" and not {"tls.crt", "tls.key"} <= keys:
         return 422, status_object(422, "data[tls.crt], data[tls.key]: Required value")
+    return None
+
+
+def _invalid_webhooks(body: Obj) -> Response | None:
+    """422 for an entry without the fields every webhook must have (e.g. one made by apply)."""
+    for hook in body.get("webhooks") or []:
+        missing = [
+            k for k in ("admissionReviewVersions", "sideEffects", "clientConfig") if k not in hook
+        ]
+        if missing:
+            name = hook.get("name", "")
+            return 422, status_object(
+                422, f"webhooks[{name}]: {', '.join(missing)}: Required value"
+            )
     return None
 
 
@@ -355,15 +482,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
+    def do_PATCH(self) -> None:
+        self._serve()
+
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            code, payload = 400, status_object(400, "request body is not JSON")
+        url = urlsplit(self.path)
+        request = Request(
+            query={k: v[-1] for k, v in parse_qs(url.query).items()},
+            content_type=self.headers.get("Content-Type") or "",
+            user_agent=self.headers.get("User-Agent") or "",
+        )
+        try:  # an apply patch is YAML (JSON is YAML); everything else JSON
+            yaml_body = request.content_type.startswith(APPLY_PATCH)
+            body = (yaml.safe_load(raw) if yaml_body else json.loads(raw)) if raw else None
+        except (ValueError, yaml.YAMLError):
+            code, payload = 400, status_object(400, "request body is not JSON (or YAML)")
         else:
-            code, payload = self.fake.handle(self.command, self.path.split("?")[0], body)
+            code, payload = self.fake.handle(self.command, url.path, body, request)
         data = json.dumps(payload).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")

@@ -2,7 +2,8 @@
 
 ``generate`` makes a self-signed CA and a serving certificate with pure ``cryptography``;
 ``ensure`` keeps them in a cluster Secret and the CA in the webhook configuration's
-``caBundle``, through ``kube`` (the API client and its errors); ``commands`` adds ``certs
+``caBundle`` (written by ``cabundle`` with server-side apply), through ``kube`` (the API
+client and its errors); ``commands`` adds ``certs
 generate`` and ``certs ensure`` to the CLI. Nothing is imported here: ``serve`` loads none
 of it.
 """

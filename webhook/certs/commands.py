@@ -28,6 +28,10 @@ Subparsers = argparse._SubParsersAction  # the type argparse gives add_subparser
 _VALIDITY = "days the new certificates are valid"
 _RENEW = "renew when the certificate expires within N days"
 _KUBECONFIG = "kubeconfig file; default: in-cluster config, else $KUBECONFIG or ~/.kube/config"
+_DROP_OLD_CAS = (
+    "trust only the stored CA: drop the previous CAs from the caBundle and the Secret "
+    "(after a CA leak; delete the Secret first if the current CA leaked)"
+)
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
@@ -70,6 +74,16 @@ def _add_ensure(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     _flag(parser, "--renew-before-days", type=_positive_int, default=30, metavar="N", help=_RENEW)
     _flag(parser, "--out-dir", type=Path, metavar="DIR", help="also write the files here")
     _flag(parser, "--kubeconfig", metavar="FILE", help=_KUBECONFIG)
+    _flag(
+        parser,
+        "--drop-old-cas",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help=_DROP_OLD_CAS,
+    )
     parser.set_defaults(func=_run_ensure)
 
 
@@ -101,6 +115,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
     return value
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -135,7 +158,7 @@ def _run_ensure(args: argparse.Namespace) -> int:
     except (CertsError, ValueError) as exc:
         return _fail("ensure", exc)
     try:
-        result = ensure_certificates(apis, target)
+        result = ensure_certificates(apis, target, drop_old_cas=args.drop_old_cas)
         if args.out_dir is not None:
             write_bundle(result.bundle, args.out_dir)
     except (CertsError, OSError) as exc:

@@ -14,6 +14,11 @@ is then set to exactly the stored CA plus those previous CAs that have not expir
 replica computes the same value from the same Secret, so racing replicas end with the same
 ``caBundle``. A CA's key is never kept, so trusting a previous CA until it expires lets
 nobody sign anything new.
+
+After a leak (a CA's key copied out of the Secret), trusting it "until it expires" is what
+must stop: with ``drop_old_cas`` the Secret forgets its previous CAs and the ``caBundle``
+holds the stored CA alone. Delete the Secret first when the current CA is the leaked one.
+``caBundle`` is written by ``cabundle`` (server-side apply under our own field manager).
 """
 
 from __future__ import annotations
@@ -21,13 +26,14 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from kubernetes import client
 
+from webhook.certs.cabundle import CaBundleOutcome, NotConvergedError, b64, update_ca_bundle
 from webhook.certs.files import CA_FILE, CERT_FILE, KEY_FILE
 from webhook.certs.generate import CertBundle, generate_bundle
 from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, call, connect
@@ -52,18 +58,18 @@ log = logging.getLogger(__name__)
 
 SECRET_TYPE = "kubernetes.io/tls"
 PREVIOUS_CAS_ANNOTATION = "downward.io/previous-cas"
-MAX_ATTEMPTS = 5
+# Every conflict means another writer succeeded, and a replica writes the caBundle at most
+# twice (the pre-trust of its fresh CA, then the final bundle), so one of N replicas starting
+# together sees at most 2(N-1) conflicts in a loop: 10 attempts converge for up to 5 replicas
+# starting at once (the chart starts replicaCount, default 2). The bound is against a writer
+# that never stops (another controller fighting over the field), not against our replicas.
+MAX_ATTEMPTS = 10
 _LABELS = {
     "app.kubernetes.io/name": "downward-webhook",
     "app.kubernetes.io/component": "webhook-certificate",
 }
 
 SecretAction = Literal["created", "renewed", "kept"]
-CaBundleOutcome = Literal["updated", "unchanged", "missing"]
-
-
-class NotConvergedError(CertsError):
-    """Writes kept conflicting with other writers for every attempt."""
 
 
 @dataclass(frozen=True)
@@ -122,12 +128,17 @@ def ensure_certificates(
     *,
     now: datetime | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    drop_old_cas: bool = False,
 ) -> EnsureResult:
-    """Get or create the certificate Secret, then point every webhook's ``caBundle`` at it."""
+    """Get or create the certificate Secret, then point every webhook's ``caBundle`` at it.
+
+    ``drop_old_cas`` trusts the stored CA alone: the previous CAs are forgotten (in the
+    Secret too, so a later run without it does not bring them back).
+    """
     now = now or datetime.now(UTC)
-    outcome, pre_trusted = _ensure_secret(apis, target, now, max_attempts)
+    outcome, pre_trusted = _ensure_secret(apis, target, now, max_attempts, drop_old_cas)
     wanted = ca_bundle([outcome.bundle.ca_crt, outcome.previous_cas], now=now)
-    published = _update_ca_bundle(apis, target.webhook_config, lambda _: wanted, max_attempts)
+    published = update_ca_bundle(apis, target.webhook_config, lambda _: wanted, max_attempts)
     if published == "missing":
         log.warning("webhook configuration %s not found; caBundle not set", target.webhook_config)
     log.info("Secret %s/%s %s: %s", *_ref(target), outcome.action, outcome.reason)
@@ -141,22 +152,23 @@ def ensure_certificates(
 
 
 def _ensure_secret(
-    apis: KubeApis, target: EnsureTarget, now: datetime, attempts: int
+    apis: KubeApis, target: EnsureTarget, now: datetime, attempts: int, drop_old: bool
 ) -> tuple[_SecretOutcome, bool]:
     fresh: CertBundle | None = None
     pre_trusted = lost_race = False
     for _ in range(attempts):
         stored = _read_secret(apis, target)
         keep, reason = _check(stored, target, now)
-        if stored is not None and keep is not None:
-            why = "another replica stored it first" if lost_race else reason
-            return _SecretOutcome("kept", why, keep, stored.previous_cas), pre_trusted
-        fresh = fresh or generate_bundle(
-            target.service, target.namespace, days=target.validity_days, now=now
-        )
-        updated, previous = _pre_trust(apis, target, fresh, stored, now, attempts)
-        pre_trusted |= updated
         try:
+            if stored is not None and keep is not None:
+                why = "another replica stored it first" if lost_race else reason
+                return _kept(apis, target, stored, keep, why, drop_old), pre_trusted
+            fresh = fresh or generate_bundle(
+                target.service, target.namespace, days=target.validity_days, now=now
+            )
+            updated, previous = _pre_trust(apis, target, fresh, stored, now, attempts)
+            pre_trusted |= updated
+            previous = b"" if drop_old else previous
             body = _secret_body(target, fresh, previous, stored)
             _write_secret(apis, target, body, create=stored is None)
         except (Conflict, NotFound):
@@ -168,6 +180,25 @@ def _ensure_secret(
     raise NotConvergedError(
         f"Secret {target.namespace}/{target.secret}: still conflicting after {attempts} attempts"
     )
+
+
+def _kept(
+    apis: KubeApis,
+    target: EnsureTarget,
+    stored: _Stored,
+    bundle: CertBundle,
+    reason: str,
+    drop_old: bool,
+) -> _SecretOutcome:
+    """Keep the stored bundle; with ``drop_old``, first make the Secret forget its previous CAs.
+
+    Raises ``Conflict`` or ``NotFound`` when the Secret changed since it was read.
+    """
+    if drop_old and stored.previous_cas:
+        body = _secret_body(target, bundle, b"", stored)
+        _write_secret(apis, target, body, create=False)
+        log.info("Secret %s/%s: previous CAs forgotten", *_ref(target))
+    return _SecretOutcome("kept", reason, bundle, b"" if drop_old else stored.previous_cas)
 
 
 def _check(
@@ -205,7 +236,7 @@ def _pre_trust(
         current[:] = read
         return ca_bundle([fresh.ca_crt, *old, *read], now=now)
 
-    updated = _update_ca_bundle(apis, target.webhook_config, merged, attempts) == "updated"
+    updated = update_ca_bundle(apis, target.webhook_config, merged, attempts) == "updated"
     return updated, ca_bundle([*old, *current], now=now, exclude=[fresh.ca_crt])
 
 
@@ -248,9 +279,9 @@ def _secret_body(
     metadata.annotations = annotations or None
     secret.metadata = metadata
     secret.data = {
-        CA_FILE: _b64(bundle.ca_crt),
-        CERT_FILE: _b64(bundle.tls_crt),
-        KEY_FILE: _b64(bundle.tls_key),
+        CA_FILE: b64(bundle.ca_crt),
+        CERT_FILE: b64(bundle.tls_crt),
+        KEY_FILE: b64(bundle.tls_key),
     }
     secret.string_data = None
     return secret
@@ -271,54 +302,3 @@ def _write_secret(
         return
     replace = apis.core.replace_namespaced_secret
     call(f"replace {where}", replace, target.secret, target.namespace, body)
-
-
-# --- caBundle I/O -----------------------------------------------------------------------
-
-
-def _update_ca_bundle(
-    apis: KubeApis, name: str, wanted: Callable[[Sequence[bytes]], bytes], attempts: int
-) -> CaBundleOutcome:
-    """Set every webhook's caBundle to ``wanted(current caBundles)``, retrying conflicts."""
-    for _ in range(attempts):
-        try:
-            webhook_config = call(
-                f"get MutatingWebhookConfiguration {name}",
-                apis.admission.read_mutating_webhook_configuration,
-                name,
-            )
-        except NotFound:  # the chart creates it alongside the Deployment: not an error
-            return "missing"
-        hooks = webhook_config.webhooks or []
-        current = [_decode_ca(hook.client_config.ca_bundle) for hook in hooks]
-        bundle = wanted(current)
-        if all(ca == bundle for ca in current):
-            return "unchanged"
-        for hook in hooks:
-            hook.client_config.ca_bundle = _b64(bundle)
-        try:
-            call(
-                f"replace MutatingWebhookConfiguration {name}",
-                apis.admission.replace_mutating_webhook_configuration,
-                name,
-                webhook_config,
-            )
-        except (Conflict, NotFound):
-            log.info("MutatingWebhookConfiguration %s changed meanwhile; reading again", name)
-            continue
-        log.info("caBundle of %d webhook(s) in %s updated", len(hooks), name)
-        return "updated"
-    raise NotConvergedError(
-        f"MutatingWebhookConfiguration {name}: still conflicting after {attempts} attempts"
-    )
-
-
-def _decode_ca(value: str | bytes | None) -> bytes:
-    try:
-        return base64.b64decode(value or "", validate=True)
-    except (binascii.Error, ValueError):
-        return b""
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

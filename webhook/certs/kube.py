@@ -3,7 +3,8 @@
 ``connect`` loads credentials (a given kubeconfig, else in-cluster, else ``~/.kube/config``)
 into a ``KubeApis``; ``call`` makes one request with a timeout and maps its failures: 404 and
 409 become ``NotFound`` and ``Conflict`` (``ensure`` reads again), anything else a one-line
-``KubeApiError`` naming the request (with a hint at RBAC for 401 and 403).
+``KubeApiError`` naming the request (with a hint at RBAC for 401 and 403). ``apply`` is
+``call`` for a server-side apply under our field manager, ``downward-webhook-certs``.
 """
 
 from __future__ import annotations
@@ -19,17 +20,23 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 __all__ = [
+    "APPLY_PATCH",
+    "FIELD_MANAGER",
     "REQUEST_TIMEOUT",
     "CertsError",
     "Conflict",
     "KubeApiError",
     "KubeApis",
     "NotFound",
+    "apply",
     "call",
     "connect",
 ]
 
 REQUEST_TIMEOUT = 10.0
+# The field manager under which `certs ensure` owns what it applies (each caBundle).
+FIELD_MANAGER = "downward-webhook-certs"
+APPLY_PATCH = "application/apply-patch+yaml"
 
 _T = TypeVar("_T")
 
@@ -96,10 +103,10 @@ def _load_kubeconfig(path: str | None, configuration: client.Configuration) -> N
     )
 
 
-def call(what: str, method: Callable[..., _T], *args: object) -> _T:
+def call(what: str, method: Callable[..., _T], *args: object, **kwargs: object) -> _T:
     """``method(*args)`` with a timeout; raises ``NotFound``, ``Conflict`` or ``KubeApiError``."""
     try:
-        return method(*args, _request_timeout=REQUEST_TIMEOUT)
+        return method(*args, **kwargs, _request_timeout=REQUEST_TIMEOUT)
     except ApiException as exc:
         if exc.status == 404:
             raise NotFound(what) from None
@@ -108,6 +115,21 @@ def call(what: str, method: Callable[..., _T], *args: object) -> _T:
         _raise_api_error(what, exc)
     except urllib3.exceptions.HTTPError as exc:
         raise KubeApiError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
+
+
+def apply(what: str, patch: Callable[..., _T], name: str, body: dict[str, Any]) -> _T:
+    """Server-side apply ``body`` with a generated ``patch_*`` method, as ``FIELD_MANAGER``.
+
+    The generated client picks a JSON-patch content type for every PATCH unless told
+    otherwise; ``_content_type`` (a parameter of every generated method, "force content-type
+    for the request") selects the apply patch, and the client sends a dict body as JSON,
+    which is YAML. ``force`` takes over the fields we set from any earlier writer; it is
+    scoped to those fields (here only caBundle), never to the rest of the object.
+    tests/unit/certs/test_kube.py checks by name that the installed client still does this.
+    """
+    return call(
+        what, patch, name, body, field_manager=FIELD_MANAGER, force=True, _content_type=APPLY_PATCH
+    )
 
 
 def _raise_api_error(what: str, exc: ApiException) -> NoReturn:

@@ -76,6 +76,18 @@ app.kubernetes.io/part-of: downward-webhook
 {{- include "downward-webhook.fullname" . -}}
 {{- end -}}
 
+{{/*
+PriorityClass of the server pods: priorityClassName if set, else the chart's own class when
+priorityClass.create, else "" (the cluster default).
+*/}}
+{{- define "downward-webhook.priorityClassName" -}}
+{{- if .Values.priorityClassName -}}
+{{- .Values.priorityClassName -}}
+{{- else if .Values.priorityClass.create -}}
+{{- include "downward-webhook.suffixed" (list . "critical") -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Name of the cluster-scoped MutatingWebhookConfiguration. */}}
 {{- define "downward-webhook.webhookConfigName" -}}
 {{- include "downward-webhook.fullname" . -}}
@@ -222,6 +234,9 @@ certificate init container and the CronJob) hold a token, never the webhook serv
     - --webhook-config={{ include "downward-webhook.webhookConfigName" . }}
     - --validity-days={{ .Values.certs.selfSigned.validityDays }}
     - --renew-before-days={{ .Values.certs.selfSigned.renewBeforeDays }}
+    {{- if .Values.certs.selfSigned.dropOldCAs }}
+    - --drop-old-cas
+    {{- end }}
   resources:
     {{- toYaml .Values.certs.selfSigned.resources | nindent 4 }}
   securityContext:
@@ -234,6 +249,9 @@ certificate init container and the CronJob) hold a token, never the webhook serv
 
 {{/* Checks of value combinations the schema cannot express; renders nothing. */}}
 {{- define "downward-webhook.validate" -}}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
+{{- fail "autoscaling.minReplicas must not be above autoscaling.maxReplicas" -}}
+{{- end -}}
 {{- if eq .Values.certs.mode "provided" -}}
 {{- $_ := required "certs.provided.secretName is required when certs.mode is provided" .Values.certs.provided.secretName -}}
 {{- $_ := required "certs.provided.caBundle is required when certs.mode is provided" .Values.certs.provided.caBundle -}}

@@ -241,3 +241,51 @@ def test_certs_ensure_refuses_a_renewal_window_as_long_as_the_validity(
     assert _run(*argv) == 1
 
     assert "must be shorter than the validity" in capsys.readouterr().err
+
+
+def _previous_cas_left(fake: FakeKubeApi) -> bool:
+    secret = fake.secret(NS, "downward-tls") or {}
+    return "downward.io/previous-cas" in (secret.get("metadata", {}).get("annotations") or {})
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "dropped"),
+    [
+        ([], {}, False),
+        (["--drop-old-cas"], {}, True),
+        (["--drop-old-cas=false"], {"DROP_OLD_CAS": "true"}, False),
+        ([], {"DROP_OLD_CAS": "true"}, True),
+        ([], {"DROP_OLD_CAS": "false"}, False),
+    ],
+)
+def test_certs_ensure_drop_old_cas_comes_from_the_flag_or_its_environment_variable(
+    fake: FakeKubeApi,
+    kubeconfig: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    extra: list[str],
+    env: dict[str, str],
+    dropped: bool,
+) -> None:
+    assert _run(*_ensure_argv(kubeconfig)) == 0
+    fake.delete_secret(NS, "downward-tls")
+    assert _run(*_ensure_argv(kubeconfig)) == 0  # the first CA is now a previous one
+    for name, value in env.items():
+        monkeypatch.setenv(f"DOWNWARD_{name}", value)
+
+    assert _run(*_ensure_argv(kubeconfig, *extra)) == 0
+
+    counts = [len(x509.load_pem_x509_certificates(b)) for b in fake.ca_bundles("dw")]
+    assert counts == ([1, 1] if dropped else [2, 2])
+    assert _previous_cas_left(fake) is not dropped
+
+
+def test_a_bad_drop_old_cas_environment_value_is_a_usage_error(
+    kubeconfig: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DOWNWARD_DROP_OLD_CAS", "maybe")
+
+    with pytest.raises(SystemExit) as exit_info:
+        _run(*_ensure_argv(kubeconfig))
+
+    assert exit_info.value.code == 2
+    assert "not true or false: 'maybe'" in capsys.readouterr().err

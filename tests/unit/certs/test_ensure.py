@@ -16,6 +16,7 @@ from cryptography import x509
 
 from tests.fakes.kube_api import SECRETS, WEBHOOK_CONFIGS, FakeKubeApi, api_client_for, serve
 from webhook.certs.ensure import (
+    MAX_ATTEMPTS,
     PREVIOUS_CAS_ANNOTATION,
     EnsureResult,
     EnsureTarget,
@@ -44,8 +45,10 @@ def apis(url: str) -> Iterator[KubeApis]:
     apis.close()
 
 
-def _ensure(apis: KubeApis, when: datetime = NOW, target: EnsureTarget = TARGET) -> EnsureResult:
-    return ensure_certificates(apis, target, now=when)
+def _ensure(
+    apis: KubeApis, when: datetime = NOW, target: EnsureTarget = TARGET, *, drop: bool = False
+) -> EnsureResult:
+    return ensure_certificates(apis, target, now=when, drop_old_cas=drop)
 
 
 def _stored(fake: FakeKubeApi) -> CertBundle:
@@ -64,7 +67,7 @@ def _cas(pem: bytes) -> list[x509.Certificate]:
 
 
 def _writes(fake: FakeKubeApi, resource: str) -> int:
-    return sum(1 for m, r, _ in fake.requests if r == resource and m in ("POST", "PUT"))
+    return sum(1 for m, r, _ in fake.requests if r == resource and m in ("POST", "PUT", "PATCH"))
 
 
 def test_first_install_creates_the_tls_secret_and_sets_the_ca_in_both_webhook_entries(
@@ -206,9 +209,9 @@ def test_forbidden_gives_a_one_line_error_naming_the_request(
 def test_forbidden_on_the_webhook_configuration_is_an_error_too(
     fake: FakeKubeApi, apis: KubeApis
 ) -> None:
-    fake.fail_next("PUT", WEBHOOK_CONFIGS, 403)
+    fake.fail_next("PATCH", WEBHOOK_CONFIGS, 403)
 
-    with pytest.raises(KubeApiError, match="replace MutatingWebhookConfiguration dw: HTTP 403"):
+    with pytest.raises(KubeApiError, match="apply MutatingWebhookConfiguration dw: HTTP 403"):
         _ensure(apis)
 
 
@@ -224,7 +227,7 @@ def test_an_unreachable_api_server_is_a_clear_error() -> None:
 def test_a_conflict_on_the_webhook_configuration_is_retried(
     fake: FakeKubeApi, apis: KubeApis
 ) -> None:
-    fake.fail_next("PUT", WEBHOOK_CONFIGS, 409, times=2)
+    fake.fail_next("PATCH", WEBHOOK_CONFIGS, 409, times=2)
 
     result = _ensure(apis)
 
@@ -236,7 +239,7 @@ def test_endless_conflicts_give_up_after_the_bounded_attempts(
 ) -> None:
     fake.fail_next("POST", SECRETS, 409, reason="AlreadyExists", times=100)
 
-    with pytest.raises(NotConvergedError, match="still conflicting after 5 attempts"):
+    with pytest.raises(NotConvergedError, match=f"still conflicting after {MAX_ATTEMPTS} attempts"):
         _ensure(apis)
 
 
@@ -310,9 +313,11 @@ def test_replicas_racing_from_threads_end_with_one_certificate_and_one_ca_bundle
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=10)
+        thread.join(timeout=60)  # each request has a 10 s timeout: only a hang gets here
+    assert not [thread for thread in threads if thread.is_alive()], "a replica hung"
 
     assert not errors
+    assert len(results) == 4
     assert len({r.bundle for r in results}) == 1
     assert sorted(r.secret for r in results).count("created") == 1
     assert _stored(fake) == results[0].bundle
@@ -396,3 +401,128 @@ def test_a_ca_bundle_reset_by_a_chart_upgrade_is_restored_without_touching_the_s
     assert (again.secret, again.ca_bundle_updated) == ("kept", True)
     assert _rv(fake) == version
     assert fake.ca_bundles("dw") == [first.bundle.ca_crt] * 2
+
+
+# --- server-side apply of caBundle ------------------------------------------------------
+
+
+def test_the_ca_bundle_is_written_by_server_side_apply_under_its_own_field_manager(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    _ensure(apis)
+
+    # pre-trust: GET + apply; then the final bundle is already there, under our manager
+    assert [m for m, r, _ in fake.requests if r == WEBHOOK_CONFIGS] == ["GET", "PATCH", "GET"]
+    assert {(name, manager, force) for name, manager, force in fake.applies} == {
+        ("dw", "downward-webhook-certs", True)
+    }
+    assert fake.ca_bundle_managers("dw") == {
+        "pods.downward.io": {"downward-webhook-certs"},
+        "namespace-default.downward.io": {"downward-webhook-certs"},
+    }
+
+
+def test_an_equal_ca_bundle_written_by_another_manager_is_applied_to_co_own_it(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    """An install by an older version wrote caBundle with a PUT (manager OpenAPI-Generator).
+
+    Applying the same value shares the field (server-side apply never takes a field whose
+    value does not change), so both managers are named from then on."""
+    first = _ensure(apis)
+    hooks = [_chart_like_webhook("pods.downward.io"), _chart_like_webhook("ns.downward.io")]
+    for hook in hooks:
+        hook["clientConfig"]["caBundle"] = base64.b64encode(first.bundle.ca_crt).decode()  # type: ignore[index]
+    fake.put_webhook_config("dw", hooks)
+    assert fake.ca_bundle_managers("dw")["ns.downward.io"] == {"fake-seed"}
+
+    again = _ensure(apis)
+
+    assert again.ca_bundle_updated is True
+    assert fake.ca_bundle_managers("dw") == {
+        "pods.downward.io": {"downward-webhook-certs", "fake-seed"},
+        "ns.downward.io": {"downward-webhook-certs", "fake-seed"},
+    }
+    assert fake.ca_bundles("dw") == [first.bundle.ca_crt] * 2
+    assert _ensure(apis).ca_bundle_updated is False  # owned now: no further writes
+
+
+def test_an_entry_removed_meanwhile_is_never_written_back(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    """The apply carries the resourceVersion it read: a concurrent change means read again."""
+
+    def helm_upgrade_removes_an_entry() -> None:
+        fake.put_webhook_config("dw", webhooks=("pods",))
+
+    fake.before_next("PATCH", WEBHOOK_CONFIGS, helm_upgrade_removes_an_entry)
+
+    result = _ensure(apis)
+
+    stored = fake.webhook_config("dw")
+    assert stored is not None
+    assert [hook["name"] for hook in stored["webhooks"]] == ["pods.downward.io"]
+    assert fake.ca_bundles("dw") == [result.bundle.ca_crt]
+
+
+# --- dropping old CAs (revoking a leaked CA) --------------------------------------------
+
+
+def _delete_three_times_and_renew(fake: FakeKubeApi, apis: KubeApis, *, drop: bool) -> None:
+    _ensure(apis)
+    for _ in range(3):
+        fake.delete_secret(NS, "downward-tls")
+        _ensure(apis)
+    _ensure(apis, NOW + timedelta(days=340), drop=drop)
+
+
+def test_without_the_flag_deleted_and_renewed_secrets_leave_every_ca_trusted(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    _delete_three_times_and_renew(fake, apis, drop=False)
+
+    assert [len(_cas(bundle)) for bundle in fake.ca_bundles("dw")] == [5, 5]
+
+
+def test_drop_old_cas_leaves_the_stored_ca_alone_in_the_ca_bundle_and_the_secret(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    _delete_three_times_and_renew(fake, apis, drop=True)
+
+    assert fake.ca_bundles("dw") == [_stored(fake).ca_crt] * 2
+    assert [len(_cas(bundle)) for bundle in fake.ca_bundles("dw")] == [1, 1]
+    secret = fake.secret(NS, "downward-tls")
+    assert secret is not None
+    assert PREVIOUS_CAS_ANNOTATION not in (secret["metadata"].get("annotations") or {})
+
+
+def test_dropped_cas_do_not_come_back_on_the_next_run_without_the_flag(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    _delete_three_times_and_renew(fake, apis, drop=True)
+
+    later = _ensure(apis, NOW + timedelta(days=341))
+
+    assert later.secret == "kept"
+    assert fake.ca_bundles("dw") == [later.bundle.ca_crt] * 2
+
+
+def test_drop_old_cas_on_a_kept_secret_makes_it_forget_its_previous_cas(
+    fake: FakeKubeApi, apis: KubeApis
+) -> None:
+    """A leaked *previous* CA: no need to delete the Secret, the flag alone revokes it."""
+    old = _ensure(apis).bundle
+    fake.delete_secret(NS, "downward-tls")
+    current = _ensure(apis).bundle
+    secret = fake.secret(NS, "downward-tls")
+    assert secret is not None
+    assert secret["metadata"]["annotations"][PREVIOUS_CAS_ANNOTATION].encode() == old.ca_crt
+
+    result = _ensure(apis, drop=True)
+
+    assert (result.secret, result.bundle) == ("kept", current)
+    assert fake.ca_bundles("dw") == [current.ca_crt] * 2
+    secret = fake.secret(NS, "downward-tls")
+    assert secret is not None
+    assert PREVIOUS_CAS_ANNOTATION not in (secret["metadata"].get("annotations") or {})
+    assert _stored(fake) == current
