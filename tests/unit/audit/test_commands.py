@@ -7,9 +7,11 @@ A real cluster is still needed for the final word (docs/audit.md says how).
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -436,3 +438,40 @@ def test_the_restart_stamp_is_kubectls_rfc3339_in_utc() -> None:
     assert restarted_at(moment) == "2026-12-01T23:05:09Z"
     plus_two = timezone(timedelta(hours=2))
     assert restarted_at(moment.astimezone(plus_two)) == "2026-12-02T01:05:09+02:00"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_line_is_rewritten_on_a_terminal_and_cleared(
+    fake: FakeWorkloads, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        put_pod(fake, pod(f"p{i}", annotations=ASKS))
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    code = cli.main(["audit", "--kubeconfig", str(kubeconfig), "--page-size", "2", "-o", "json"])
+
+    assert code == 1
+    assert terminal.getvalue() == (
+        "\r2 pods scanned, 2 need attention\r3 pods scanned, 3 need attention\r\033[K"
+    )
+
+
+def test_a_pod_the_webhook_cannot_read_is_reported_if_it_asks(
+    fake: FakeWorkloads, kubeconfig: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = pod("odd", annotations=ASKS)
+    odd["spec"]["containers"] = []
+    put_pod(fake, odd)
+    quiet = pod("quiet")
+    quiet["spec"]["containers"] = []
+    put_pod(fake, quiet)
+
+    code, report = audit_json(kubeconfig, capsys)
+
+    assert code == 1
+    assert [(w["name"], w["reasons"]) for w in report["workloads"]] == [("odd", {"unreadable": 1})]
