@@ -44,7 +44,7 @@ with serve(fake) as url:
     )
     elapsed = time.monotonic() - t
 out = json.loads(r.stdout)
-rss = [l for l in r.stderr.splitlines() if "Maximum resident" in l]
+rss = [line for line in r.stderr.splitlines() if "Maximum resident" in line]
 print(
     N,
     "rc",
