@@ -307,6 +307,10 @@ def _parser() -> argparse.ArgumentParser:
 
     certs_commands.register(certs.add_subparsers(dest="certs_command", required=True))
 
+    from webhook.audit import commands as audit_commands
+
+    audit_commands.register(sub)
+
     sub.add_parser("version", help="print the version").set_defaults(func=_version)
     return parser
 
