@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import msgspec
 
 from webhook.audit.kube import Cluster, NotFound
-from webhook.core.annotations import INJECT
 from webhook.core.audit import AuditSettings, Verdict, assess, unreadable
+from webhook.core.keys import INJECT
 from webhook.core.review import BadReview, decode_pod
 
 __all__ = ["EXAMPLES", "Report", "Workload", "scan"]

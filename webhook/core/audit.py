@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from webhook.core.admission import MIRROR_ANNOTATION, Settings, mutate
-from webhook.core.annotations import INJECT, INJECTED, MODES, read_options
+from webhook.core.annotations import read_options
+from webhook.core.keys import INJECT, INJECTED, MODES
 from webhook.core.model import Pod
 
 __all__ = [
