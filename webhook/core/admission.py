@@ -8,16 +8,25 @@ through the pods they create (``render`` is the way to see the result ahead of t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import msgspec
 
 from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import read_options
+from webhook.core.annotations import WARNINGS, read_options
+from webhook.core.bounds import (
+    DEFAULT_MAX_CONTAINERS,
+    MAX_WARNINGS,
+    bounded_annotations,
+    bounded_options,
+    capped,
+    over_bounds,
+)
 from webhook.core.model import Pod
 from webhook.core.patch import JsonPatch, render
-from webhook.core.plan import plan_injection
+from webhook.core.plan import plan_injection, status_plan
 from webhook.core.reasons import Finding
 from webhook.core.review import Request, encode_response, parse_review
 
@@ -35,28 +44,60 @@ class Settings:
     strict: bool = False
     namespace_default_inject: str = "env,volume"
     ambassador: AmbassadorSettings = field(default_factory=AmbassadorSettings)
+    #: Containers plus init containers; a pod with more gets nothing (``webhook.core.bounds``).
+    max_containers: int = DEFAULT_MAX_CONTAINERS
 
 
 class Decision(msgspec.Struct, frozen=True, gc=False):
-    """What the webhook decided for one pod."""
+    """What the webhook decided for one pod.
+
+    ``findings`` holds at most ``MAX_WARNINGS`` findings (they feed the metrics and the log
+    line too); ``more`` counts those left out, said as one last ``and N more`` line.
+    """
 
     outcome: Outcome
     patch: JsonPatch = msgspec.field(default_factory=JsonPatch)
     modes: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
+    more: int = 0
 
     @property
     def warnings(self) -> list[str]:
         """Admission warnings; on a denial only the notices (the denial names the rest)."""
         denied = self.outcome == "denied"
-        return [f.message for f in self.findings if not (denied and f.invalid)]
+        lines = [f.message for f in self.findings if not (denied and f.invalid)]
+        return [*lines, f"and {self.more} more"] if self.more and not denied else lines
 
     @property
     def denial(self) -> str | None:
         if self.outcome != "denied":
             return None
-        problems = "; ".join(f.problem for f in self.findings if f.invalid)
-        return f"downward-webhook (strict mode): {problems}"
+        problems = [f.problem for f in self.findings if f.invalid]
+        if self.more:
+            problems.append(f"and {self.more} more")
+        return f"downward-webhook (strict mode): {'; '.join(problems)}"
+
+
+def _decision(
+    outcome: Outcome,
+    findings: Sequence[Finding],
+    patch: JsonPatch | None = None,
+    modes: tuple[str, ...] = (),
+) -> Decision:
+    """A decision keeping the first ``MAX_WARNINGS`` findings (invalid ones first on a
+    denial, so that the denial names what to fix)."""
+    if outcome == "denied":
+        findings = sorted(findings, key=lambda f: not f.invalid)
+    kept = tuple(findings[:MAX_WARNINGS])
+    return Decision(outcome, patch or JsonPatch(), modes, kept, len(findings) - len(kept))
+
+
+def _warnings_value(annotations: Mapping[str, str], findings: Sequence[Finding]) -> str | None:
+    """``downward.io/warnings``: the admission warnings, one a line (capped the same way);
+    ``None`` without findings or when the pod has it already (ours are add-only)."""
+    if not findings or WARNINGS in annotations:
+        return None
+    return "\n".join(capped([f.message for f in findings]))
 
 
 def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -> Decision:
@@ -64,17 +105,29 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
     annotations = pod.metadata.annotations or {}
     if MIRROR_ANNOTATION in annotations:
         return Decision("ignored")  # the kubelet's read-only mirror of a static pod
-    options, findings = read_options(annotations, default_inject)
+    findings: list[Finding] = []
+    ours = bounded_annotations(annotations, findings)
+    options, read = read_options(ours, default_inject)
+    findings += read
     if settings.strict and any(f.invalid for f in findings):
-        return Decision("denied", findings=tuple(findings))
+        return _decision("denied", findings)
     if options is None:
-        return Decision("ignored", findings=tuple(findings))
+        return _decision("ignored", findings)
+    stop = over_bounds(pod.spec, settings.max_containers)
+    if stop is not None:  # before any per-container work
+        findings.append(stop)
+        if settings.strict:
+            return _decision("denied", findings)
+        patch = render(status_plan(pod), _warnings_value(annotations, findings))
+        return _decision("unchanged", findings, patch)
+    options = bounded_options(options, findings)
     plan = plan_injection(pod, options, settings.ambassador)
-    all_findings = (*findings, *plan.findings)
-    if settings.strict and any(f.invalid for f in plan.findings):
-        return Decision("denied", findings=all_findings)
-    patch = render(plan)
-    return Decision("injected" if patch else "unchanged", patch, plan.modes, all_findings)
+    findings += plan.findings
+    if settings.strict and any(f.invalid for f in findings):
+        return _decision("denied", findings)
+    patch = render(plan, _warnings_value(annotations, findings))
+    outcome: Outcome = "injected" if patch and plan.modes else "unchanged"
+    return _decision(outcome, findings, patch, plan.modes)
 
 
 def admit(

@@ -22,6 +22,7 @@ from webhook.core.divisors import (
 )
 from webhook.core.envvars import CATALOG, DEFAULT_FIELDS, EnvField, metadata_key_field
 from webhook.core.reasons import Finding, Reason
+from webhook.core.validation import is_env_prefix
 
 __all__ = [
     "AMBASSADOR",
@@ -31,6 +32,7 @@ __all__ = [
     "MODES",
     "PREFIX",
     "VOLUME",
+    "WARNINGS",
     "Options",
     "parse_modes",
     "read_options",
@@ -39,6 +41,7 @@ __all__ = [
 PREFIX = "downward.io/"
 INJECT = PREFIX + "inject"
 INJECTED = PREFIX + "injected"
+WARNINGS = PREFIX + "warnings"
 ENV, VOLUME, AMBASSADOR = "env", "volume", "ambassador"
 #: Canonical order, used for the ``downward.io/injected`` status annotation.
 MODES: tuple[str, ...] = (ENV, VOLUME, AMBASSADOR)
@@ -53,6 +56,7 @@ _KNOWN_KEYS = frozenset(
     for k in (
         "inject",
         "injected",
+        "warnings",
         "containers",
         "env-prefix",
         "env-fields",
@@ -65,7 +69,6 @@ _KNOWN_KEYS = frozenset(
         "ambassador-read-only",
     )
 )
-_ENV_PREFIX = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]{0,63}")
 _MODE = re.compile(r"(?:0o?)?[0-7]{1,3}")
 _PORT = re.compile(r"[0-9]{1,5}")
 _NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -208,7 +211,7 @@ def _env_prefix(value: str | None, findings: list[Finding]) -> str:
     if value is None or not value.strip():
         return ""
     value = value.strip()
-    if _ENV_PREFIX.fullmatch(value):
+    if is_env_prefix(value):  # Kubernetes' env name rule holds for every name we make
         return value
     findings.append(Finding.of(Reason.BAD_ENV_PREFIX, value=value))
     return ""

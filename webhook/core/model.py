@@ -19,13 +19,19 @@ import msgspec
 from msgspec import Raw, Struct
 
 __all__ = [
+    "Affinity",
     "Container",
     "ContainerPort",
     "EnvVar",
     "GroupVersionKind",
     "GroupVersionResource",
+    "NodeAffinity",
+    "NodeSelector",
+    "NodeSelectorRequirement",
+    "NodeSelectorTerm",
     "ObjectMeta",
     "Pod",
+    "PodOS",
     "PodReviewIn",
     "PodSpec",
     "ResourceRequirements",
@@ -74,12 +80,43 @@ class Volume(Struct, frozen=True, gc=False):
     downwardAPI: Raw = Raw()
 
 
+class PodOS(Struct, frozen=True, gc=False):
+    name: str | None = None
+
+
+class NodeSelectorRequirement(Struct, frozen=True, gc=False):
+    key: str = ""
+    operator: str = ""
+    values: list[str] | None = None
+
+
+class NodeSelectorTerm(Struct, frozen=True, gc=False):
+    matchExpressions: list[NodeSelectorRequirement] | None = None
+
+
+class NodeSelector(Struct, frozen=True, gc=False):
+    nodeSelectorTerms: list[NodeSelectorTerm] | None = None
+
+
+class NodeAffinity(Struct, frozen=True, gc=False):
+    #: Only the required terms decide where a pod may run; preferred ones are hints.
+    requiredDuringSchedulingIgnoredDuringExecution: NodeSelector | None = None
+
+
+class Affinity(Struct, frozen=True, gc=False):
+    nodeAffinity: NodeAffinity | None = None
+
+
 class PodSpec(Struct, frozen=True, gc=False):
     containers: list[Container] = []
     initContainers: list[Container] | None = None
     volumes: list[Volume] | None = None
     hostNetwork: bool | None = None
     automountServiceAccountToken: bool | None = None
+    restartPolicy: str | None = None
+    os: PodOS | None = None
+    nodeSelector: dict[str, str] | None = None
+    affinity: Affinity | None = None
 
 
 class ObjectMeta(Struct, frozen=True, gc=False):

@@ -1,0 +1,90 @@
+"""Bounds on the work one review may cause, and on what it says back.
+
+Without a cap, the patch grows with the product of the pod's containers and the env vars each
+gets: a 0.35 MB review of 20,000 containers made a 50 MB patch. So, before any per-container
+work, a pod over ``max_containers`` (containers plus init containers) is allowed with nothing
+injected but its status annotation and one finding, and so is a pod whose container names
+Kubernetes will refuse anyway (names become volume item paths and ``containerName`` values:
+a 1 MB name would be copied into the patch eight times). ``downward.io/env-fields`` is capped
+at ``MAX_ENV_FIELDS`` entries, so the patch of a pod within the caps stays under about 1 MB
+(``docs/security.md``). Findings are capped too: the first ``MAX_WARNINGS`` lines, then
+``and N more``, in the admission warnings, in the denial and in ``downward.io/warnings``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from webhook.core.annotations import PREFIX, Options
+from webhook.core.model import PodSpec
+from webhook.core.reasons import Finding, Reason
+from webhook.core.validation import is_dns1123_label
+
+__all__ = [
+    "DEFAULT_MAX_CONTAINERS",
+    "MAX_ENV_FIELDS",
+    "MAX_VALUE_CHARS",
+    "MAX_WARNINGS",
+    "bounded_annotations",
+    "bounded_options",
+    "capped",
+    "over_bounds",
+]
+
+DEFAULT_MAX_CONTAINERS = 100
+#: Env fields per pod: the default set is 10; every label or annotation key adds one.
+MAX_ENV_FIELDS = 32
+MAX_WARNINGS = 20
+#: Characters in one ``downward.io/*`` value: 32 label keys of 317 characters fit; a longer
+#: value (parsed item by item, each maybe a finding) is ignored whole, with a finding.
+MAX_VALUE_CHARS = 16384
+
+
+def bounded_annotations(
+    annotations: Mapping[str, str], findings: list[Finding]
+) -> Mapping[str, str]:
+    """``annotations`` without our keys whose values are over ``MAX_VALUE_CHARS``."""
+    long = [k for k, v in annotations.items() if k.startswith(PREFIX) and len(v) > MAX_VALUE_CHARS]
+    if not long:
+        return annotations
+    for key in long:
+        findings.append(
+            Finding.of(
+                Reason.ANNOTATION_TOO_LONG,
+                key=key,
+                length=str(len(annotations[key])),
+                limit=str(MAX_VALUE_CHARS),
+            )
+        )
+    return {k: v for k, v in annotations.items() if k not in long}
+
+
+def bounded_options(options: Options, findings: list[Finding]) -> Options:
+    """``options`` with at most ``MAX_ENV_FIELDS`` env fields (the first ones)."""
+    count = len(options.env_fields)
+    if count <= MAX_ENV_FIELDS:
+        return options
+    findings.append(
+        Finding.of(Reason.TOO_MANY_ENV_FIELDS, count=str(count), limit=str(MAX_ENV_FIELDS))
+    )
+    return dataclasses.replace(options, env_fields=options.env_fields[:MAX_ENV_FIELDS])
+
+
+def over_bounds(spec: PodSpec, max_containers: int) -> Finding | None:
+    """The finding that stops all injection into this pod, if any; cheap (no per-container
+    work beyond a name check, and none at all over the cap)."""
+    count = len(spec.containers) + len(spec.initContainers or ())
+    if count > max_containers:
+        return Finding.of(Reason.TOO_MANY_CONTAINERS, count=str(count), limit=str(max_containers))
+    for container in (*spec.containers, *(spec.initContainers or ())):
+        if not is_dns1123_label(container.name):
+            return Finding.of(Reason.BAD_CONTAINER_NAME, name=container.name)
+    return None
+
+
+def capped(lines: Sequence[str], limit: int = MAX_WARNINGS) -> list[str]:
+    """The first ``limit`` lines, then ``and N more`` when there are more (SPEC)."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [*lines[:limit], f"and {len(lines) - limit} more"]
