@@ -15,13 +15,14 @@ from typing import Literal
 import msgspec
 
 from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import WARNINGS, read_options
+from webhook.core.annotations import INJECT, WARNINGS, read_options
 from webhook.core.bounds import (
     DEFAULT_MAX_CONTAINERS,
     MAX_WARNINGS,
     bounded_annotations,
     bounded_options,
     capped,
+    over_annotation_bounds,
     over_bounds,
 )
 from webhook.core.model import Pod
@@ -100,12 +101,27 @@ def _warnings_value(annotations: Mapping[str, str], findings: Sequence[Finding])
     return "\n".join(capped([f.message for f in findings]))
 
 
+def _stopped(pod: Pod, settings: Settings, findings: list[Finding]) -> Decision:
+    """A pod over the bounds: nothing but ``downward.io/injected: none`` and the findings
+    (denied in strict mode)."""
+    if settings.strict:
+        return _decision("denied", findings)
+    annotations = pod.metadata.annotations or {}
+    patch = render(status_plan(pod), _warnings_value(annotations, findings))
+    return _decision("unchanged", findings, patch)
+
+
 def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -> Decision:
     """Decide, plan and patch one pod (decoded, so type-checked, by ``webhook.core.review``)."""
     annotations = pod.metadata.annotations or {}
     if MIRROR_ANNOTATION in annotations:
         return Decision("ignored")  # the kubelet's read-only mirror of a static pod
     findings: list[Finding] = []
+    stop = over_annotation_bounds(annotations)
+    if stop is not None:  # before any per-key work
+        if INJECT not in annotations and default_inject is None:
+            return _decision("ignored", [stop])
+        return _stopped(pod, settings, [stop])
     ours = bounded_annotations(annotations, findings)
     options, read = read_options(ours, default_inject)
     findings += read
@@ -115,11 +131,7 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
         return _decision("ignored", findings)
     stop = over_bounds(pod.spec, settings.max_containers)
     if stop is not None:  # before any per-container work
-        findings.append(stop)
-        if settings.strict:
-            return _decision("denied", findings)
-        patch = render(status_plan(pod), _warnings_value(annotations, findings))
-        return _decision("unchanged", findings, patch)
+        return _stopped(pod, settings, [*findings, stop])
     options = bounded_options(options, findings)
     plan = plan_injection(pod, options, settings.ambassador)
     findings += plan.findings

@@ -27,6 +27,7 @@ __all__ = [
     "GroupVersionResource",
     "NodeAffinity",
     "NodeSelector",
+    "NodeSelectorLabels",
     "NodeSelectorRequirement",
     "NodeSelectorTerm",
     "ObjectMeta",
@@ -34,6 +35,7 @@ __all__ = [
     "PodOS",
     "PodReviewIn",
     "PodSpec",
+    "ResourceList",
     "ResourceRequirements",
     "ReviewIn",
     "Volume",
@@ -61,9 +63,27 @@ class ContainerPort(Struct, frozen=True, gc=False):
     protocol: str | None = None
 
 
+class ResourceList(Struct, frozen=True, gc=False):
+    """The resources whose limit we read; quantities stay raw. A struct, not a dict: msgspec
+    skips the keys it does not know without building them, so a map of 250,000 keys costs
+    2 ms to decode instead of 170 (``docs/security.md``). ``in`` and truth work as on a dict
+    of the three keys."""
+
+    cpu: Raw = Raw()
+    memory: Raw = Raw()
+    ephemeral_storage: Raw = msgspec.field(default=Raw(), name="ephemeral-storage")
+
+    def __contains__(self, kind: str) -> bool:
+        value = getattr(self, kind.replace("-", "_"), None)
+        return isinstance(value, Raw) and bool(value)
+
+    def __bool__(self) -> bool:
+        return bool(self.cpu or self.memory or self.ephemeral_storage)
+
+
 class ResourceRequirements(Struct, frozen=True, gc=False):
-    #: Only which resources have a limit matters; quantities stay raw.
-    limits: dict[str, Raw] | None = None
+    #: Only which resources have a limit matters.
+    limits: ResourceList | None = None
 
 
 class Container(Struct, frozen=True, gc=False):
@@ -107,6 +127,12 @@ class Affinity(Struct, frozen=True, gc=False):
     nodeAffinity: NodeAffinity | None = None
 
 
+class NodeSelectorLabels(Struct, frozen=True, gc=False):
+    """The one ``nodeSelector`` label we read; a struct for the reason ``ResourceList`` is."""
+
+    os: str | None = msgspec.field(default=None, name="kubernetes.io/os")
+
+
 class PodSpec(Struct, frozen=True, gc=False):
     containers: list[Container] = []
     initContainers: list[Container] | None = None
@@ -115,7 +141,7 @@ class PodSpec(Struct, frozen=True, gc=False):
     automountServiceAccountToken: bool | None = None
     restartPolicy: str | None = None
     os: PodOS | None = None
-    nodeSelector: dict[str, str] | None = None
+    nodeSelector: NodeSelectorLabels | None = None
     affinity: Affinity | None = None
 
 

@@ -173,6 +173,18 @@ class Reason(enum.Enum):
         "container name {name} is not a DNS-1123 label",
         "nothing injected (Kubernetes will refuse the pod)",
     )
+    TOO_MANY_ANNOTATIONS = (
+        "too-many-annotations",
+        _I,
+        "the pod has {count} annotations, over the limit of {limit}",
+        "nothing injected",
+    )
+    ANNOTATIONS_TOO_LARGE = (
+        "annotations-too-large",
+        _I,
+        "the pod's annotations take {length} characters, over Kubernetes' limit of 262144",
+        "nothing injected (Kubernetes will refuse the pod)",
+    )
     ANNOTATION_TOO_LONG = (
         "annotation-too-long",
         _I,

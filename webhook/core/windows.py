@@ -27,7 +27,7 @@ def selects_windows(spec: PodSpec) -> str | None:
     """How the pod asks for Windows (for the finding), or ``None``."""
     if spec.os is not None and spec.os.name == _WINDOWS:
         return "declares (spec.os.name)"
-    if (spec.nodeSelector or {}).get(OS_LABEL) == _WINDOWS:
+    if spec.nodeSelector is not None and spec.nodeSelector.os == _WINDOWS:
         return f"selects (nodeSelector {OS_LABEL})"
     affinity = spec.affinity.nodeAffinity if spec.affinity else None
     required = affinity.requiredDuringSchedulingIgnoredDuringExecution if affinity else None
