@@ -85,12 +85,16 @@ def _decision(
     patch: JsonPatch | None = None,
     modes: tuple[str, ...] = (),
 ) -> Decision:
-    """A decision keeping the first ``MAX_WARNINGS`` findings (invalid ones first on a
-    denial, so that the denial names what to fix)."""
-    if outcome == "denied":
-        findings = sorted(findings, key=lambda f: not f.invalid)
+    """A decision keeping the first ``MAX_WARNINGS`` findings, in ``_ordered`` order."""
+    findings = _ordered(findings)
     kept = tuple(findings[:MAX_WARNINGS])
     return Decision(outcome, patch or JsonPatch(), modes, kept, len(findings) - len(kept))
+
+
+def _ordered(findings: Sequence[Finding]) -> list[Finding]:
+    """Invalid findings first, each group in the order found: when the list is capped, what
+    makes a pod bad (and ``render --check`` fail, and a denial name it) is never cut."""
+    return sorted(findings, key=lambda f: not f.invalid)
 
 
 def _warnings_value(annotations: Mapping[str, str], findings: Sequence[Finding]) -> str | None:
@@ -98,7 +102,7 @@ def _warnings_value(annotations: Mapping[str, str], findings: Sequence[Finding])
     ``None`` without findings or when the pod has it already (ours are add-only)."""
     if not findings or WARNINGS in annotations:
         return None
-    return "\n".join(capped([f.message for f in findings]))
+    return "\n".join(capped([f.message for f in _ordered(findings)]))
 
 
 def _stopped(pod: Pod, settings: Settings, findings: list[Finding]) -> Decision:

@@ -128,3 +128,14 @@ def test_warnings_and_the_warnings_annotation_stop_at_twenty_lines_then_say_how_
     ]
     assert annotation.split("\n") == decision.warnings
     assert len(decision.findings) == 20 and decision.more == 6
+
+
+def test_an_invalid_finding_is_never_cut_by_the_cap_however_many_notices_come_first() -> None:
+    from webhook.core import admission
+    from webhook.core.reasons import Finding, Reason
+
+    notices = [Finding.of(Reason.ENV_CONFLICT, container=f"c{i}", name="X") for i in range(25)]
+    bad = Finding.of(Reason.BAD_CPU_DIVISOR, value="2m")
+    decision = admission._decision("injected", [*notices, bad])
+    assert decision.findings[0] == bad
+    assert decision.warnings[0] == bad.message and decision.warnings[-1] == "and 6 more"
