@@ -186,3 +186,30 @@ def test_a_long_running_pod_without_native_sidecars_still_gets_the_plain_ambassa
     _answer, patch, _ = _review(client, _pod(1, restartPolicy="Always"))
     assert _containers_added(patch) == ["downward-ambassador"]
     assert patch[0]["value"] == "env,volume,ambassador"
+
+
+def test_a_pod_with_220k_annotations_is_answered_without_building_the_map(
+    server: RunningServer, client: httpx.Client
+) -> None:
+    pod = _pod(1)
+    pod["metadata"]["annotations"] = {
+        "downward.io/inject": "env",
+        **{f"k{i}": "" for i in range(220_000)},
+    }
+    body = _body(pod)
+    before = _peak_rss_mb(server)
+    start = time.monotonic()
+    answer, patch, size = _review(client, body)
+    elapsed = time.monotonic() - start
+    growth = _peak_rss_mb(server) - before
+    print(f"\n220,000 annotations: {elapsed * 1000:.0f} ms, {size} bytes, +{growth:.1f} MB")
+    assert answer["allowed"] is True
+    assert patch[0] == {
+        "op": "add",
+        "path": "/metadata/annotations/downward.io~1injected",
+        "value": "none",
+    }
+    assert answer["warnings"] == [
+        "the pod has 220001 annotations, over the limit of 1024; nothing injected"
+    ]
+    assert size < 2048 and elapsed < SECONDS and growth < RSS_GROWTH_MB

@@ -18,18 +18,21 @@ from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import INJECT, WARNINGS, read_options
 from webhook.core.bounds import (
     DEFAULT_MAX_CONTAINERS,
+    MAX_ANNOTATIONS,
     MAX_WARNINGS,
+    PROBE_BYTES,
     bounded_annotations,
     bounded_options,
     capped,
+    crowded_annotations,
     over_annotation_bounds,
     over_bounds,
 )
 from webhook.core.model import Pod
 from webhook.core.patch import JsonPatch, render
-from webhook.core.plan import plan_injection, status_plan
-from webhook.core.reasons import Finding
-from webhook.core.review import Request, encode_response, parse_review
+from webhook.core.plan import NOTHING, Plan, plan_injection, status_plan
+from webhook.core.reasons import Finding, Reason
+from webhook.core.review import Request, encode_response, parse_envelope, parse_review
 
 __all__ = ["MIRROR_ANNOTATION", "Decision", "Outcome", "Settings", "admit", "mutate"]
 
@@ -153,8 +156,10 @@ def admit(
 
     Raises ``review.BadReview`` for a body that is not an AdmissionReview we can answer.
     """
-    request = parse_review(body)
-    if request.pod is None:
+    request, crowded = _crowded_review(body, settings, namespace_default)
+    if crowded is not None:
+        decision = crowded
+    elif request.pod is None:
         decision = Decision("ignored")
     else:
         default = settings.namespace_default_inject if namespace_default else None
@@ -167,3 +172,27 @@ def admit(
         denial=decision.denial,
     )
     return response, request, decision
+
+
+def _crowded_review(
+    body: bytes, settings: Settings, namespace_default: bool
+) -> tuple[Request, Decision | None]:
+    """The request, and the decision for a pod with too many annotations to decode as a map
+    (``bounds.crowded_annotations``: looked for in large bodies only), or ``None``."""
+    if len(body) < PROBE_BYTES:
+        return parse_review(body), None
+    envelope, raw = parse_envelope(body)
+    crowded = crowded_annotations(raw) if raw is not None else None
+    if crowded is None:
+        return parse_review(body), None
+    ours, count = crowded
+    stop = Finding.of(Reason.TOO_MANY_ANNOTATIONS, count=str(count), limit=str(MAX_ANNOTATIONS))
+    if ours.mirror is not None:
+        return envelope, Decision("ignored")
+    if ours.inject is None and not namespace_default:
+        return envelope, _decision("ignored", [stop])
+    if settings.strict:
+        return envelope, _decision("denied", [stop])
+    status = Plan(injected=NOTHING if ours.injected is None else None, has_annotations=True)
+    patch = render(status, stop.message if ours.warnings is None else None)
+    return envelope, _decision("unchanged", [stop], patch)

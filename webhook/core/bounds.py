@@ -9,15 +9,19 @@ a 1 MB name would be copied into the patch eight times). ``downward.io/env-field
 at ``MAX_ENV_FIELDS`` entries, so the response for a pod within the caps stays under 2 MB
 (``docs/security.md``). Findings are capped too: the first ``MAX_WARNINGS`` lines, then
 ``and N more``, in the admission warnings, in the denial and in ``downward.io/warnings``.
+A map of annotations is counted before it is built (``crowded_annotations``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 
+import msgspec
+
 from webhook.core.annotations import PREFIX, Options
-from webhook.core.model import PodSpec
+from webhook.core.model import OurAnnotations, PodSpec, our_annotations_decoder, pod_probe_decoder
 from webhook.core.reasons import Finding, Reason
 from webhook.core.validation import is_dns1123_label
 
@@ -26,9 +30,11 @@ __all__ = [
     "MAX_ENV_FIELDS",
     "MAX_VALUE_CHARS",
     "MAX_WARNINGS",
+    "PROBE_BYTES",
     "bounded_annotations",
     "bounded_options",
     "capped",
+    "crowded_annotations",
     "over_annotation_bounds",
     "over_bounds",
 ]
@@ -111,3 +117,34 @@ def capped(lines: Sequence[str], limit: int = MAX_WARNINGS) -> list[str]:
     if len(lines) <= limit:
         return list(lines)
     return [*lines[:limit], f"and {len(lines) - limit} more"]
+
+
+#: Bodies from this size get a look at their annotations before the pod is decoded.
+PROBE_BYTES = 64 * 1024
+#: A key's closing quote and its colon: a ``"`` after an even number of backslashes (inside
+#: a JSON string every ``"`` is escaped, and a value string is never followed by ``:``).
+_KEY_END = re.compile(rb'(?<!\\)(?:\\\\)*":')
+
+
+def crowded_annotations(raw_pod: msgspec.Raw) -> tuple[OurAnnotations, int] | None:
+    """For a pod (raw JSON) whose annotations map has more than ``MAX_ANNOTATIONS`` keys:
+    the keys we need and the number of keys, found without building the map.
+
+    msgspec builds a map key by key: 220,000 annotations in 2.75 MB take 50-350 ms to decode
+    on a loaded 2-core machine, before any bound could look at them. Here the map is skipped
+    (``Raw``), its keys counted by their closing quotes (1-3 ms in C; a regex only when the
+    map holds a backslash), and only our keys decoded. The count is exact for the compact
+    JSON the API server sends; whitespace before a colon makes it low, never high, so a pod
+    is never taken for crowded by mistake (it is then decoded and bounded as usual).
+    ``None`` also for anything that does not probe cleanly: the usual path says what is wrong.
+    """
+    try:
+        raw = bytes(pod_probe_decoder.decode(raw_pod).metadata.annotations)
+        if len(raw) <= 6 * MAX_ANNOTATIONS:  # each key takes at least 6 bytes: "k":"",
+            return None
+        count = raw.count(b'":') if b"\\" not in raw else len(_KEY_END.findall(raw))
+        if count <= MAX_ANNOTATIONS:
+            return None
+        return our_annotations_decoder.decode(raw), count
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return None

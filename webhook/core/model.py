@@ -31,8 +31,10 @@ __all__ = [
     "NodeSelectorRequirement",
     "NodeSelectorTerm",
     "ObjectMeta",
+    "OurAnnotations",
     "Pod",
     "PodOS",
+    "PodProbe",
     "PodReviewIn",
     "PodSpec",
     "ResourceList",
@@ -40,7 +42,9 @@ __all__ = [
     "ReviewIn",
     "Volume",
     "VolumeMount",
+    "our_annotations_decoder",
     "pod_decoder",
+    "pod_probe_decoder",
     "pod_review_decoder",
     "review_decoder",
 ]
@@ -202,6 +206,28 @@ class PodReviewIn(_ReviewFields, frozen=True, gc=False):
     request: PodRequestIn | None = None
 
 
+class OurAnnotations(Struct, frozen=True, gc=False):
+    """The few keys of an annotations map the bounds need, decoded as a struct: every other
+    key is skipped, not built (for a map too large to decode as a dict, ``webhook.core.bounds``)."""
+
+    inject: str | None = msgspec.field(default=None, name="downward.io/inject")
+    injected: str | None = msgspec.field(default=None, name="downward.io/injected")
+    warnings: str | None = msgspec.field(default=None, name="downward.io/warnings")
+    mirror: str | None = msgspec.field(default=None, name="kubernetes.io/config.mirror")
+
+
+class _MetadataProbe(Struct, frozen=True, gc=False):
+    annotations: Raw = Raw()
+
+
+class PodProbe(Struct, frozen=True, gc=False):
+    """A pod's annotations as raw JSON, nothing else built."""
+
+    metadata: _MetadataProbe = _MetadataProbe()
+
+
+pod_probe_decoder = msgspec.json.Decoder(PodProbe)
+our_annotations_decoder = msgspec.json.Decoder(OurAnnotations)
 pod_review_decoder = msgspec.json.Decoder(PodReviewIn)
 review_decoder = msgspec.json.Decoder(ReviewIn)
 pod_decoder = msgspec.json.Decoder(Pod)

@@ -124,3 +124,58 @@ def test_annotations_over_the_count_or_kubernetes_size_stop_injection() -> None:
     assert many is not None and many.reason.code == "too-many-annotations"
     large = over_annotation_bounds({"k": "x" * (256 * 1024)})
     assert large is not None and large.reason.code == "annotations-too-large"
+
+
+def _raw_pod(annotations_json: bytes) -> Any:
+    import msgspec
+
+    return msgspec.Raw(b'{"metadata":{"annotations":' + annotations_json + b'},"spec":{}}')
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "k{i}",  # plain keys: counted by their closing quote
+        "k\\\\{i}",  # an escaped backslash inside the key: the regex path
+        "k{i}\\\\",  # a key ending in an escaped backslash: its closing quote is real
+    ],
+)
+def test_crowded_annotations_counts_keys_without_building_the_map(key: str) -> None:
+    from webhook.core.bounds import crowded_annotations
+
+    entries = ",".join(f'"{key.format(i=i)}":"v\\":x"' for i in range(2000))
+    raw = ('{"downward.io/inject":"env",' + entries + "}").encode()
+    found = crowded_annotations(_raw_pod(raw))
+    assert found is not None
+    ours, count = found
+    assert count == 2001 and ours.inject == "env" and ours.injected is None
+
+
+def test_a_few_annotations_with_quotes_and_colons_in_values_are_not_crowded() -> None:
+    from webhook.core.bounds import crowded_annotations
+
+    value = '\\":' * 5000  # 5,000 escaped quotes followed by a colon, inside one value
+    raw = ('{"downward.io/inject":"env","a":"' + value + '"}').encode()
+    assert crowded_annotations(_raw_pod(raw)) is None
+    spaced = ",".join(f'"k{i}" : ""' for i in range(2000)).encode()  # never counted high
+    assert crowded_annotations(_raw_pod(b"{" + spaced + b"}")) is None
+
+
+def test_a_crowded_pod_gets_the_same_answer_from_the_probe_as_from_the_usual_path() -> None:
+    import json
+
+    from tests.support.kube import admission_review
+    from webhook.core.admission import Settings, admit, mutate
+
+    annotations = {"downward.io/inject": "env", **{f"k{i}": "x" * 40 for i in range(3000)}}
+    pod = {
+        "metadata": {"generateName": "w-", "annotations": annotations},
+        "spec": {"containers": [{"name": "app"}]},
+    }
+    body = json.dumps(admission_review(pod)).encode()
+    assert len(body) > 64 * 1024  # the probe's path
+    _response, _request, probed = admit(body, Settings())
+    usual = mutate(pod_from_object(pod), Settings())
+    assert probed.warnings == usual.warnings
+    assert probed.warnings[0].startswith("the pod has 3001 annotations, over the limit of 1024")
+    assert probed.patch.operations == usual.patch.operations
