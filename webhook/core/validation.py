@@ -1,4 +1,4 @@
-"""Kubernetes' own rules for the names we make: env vars, volumes, containers, paths.
+"""Kubernetes' own rules for the names we make or copy: env var names, container names.
 
 Restated from apimachinery ``pkg/util/validation/validation.go`` and kubernetes
 ``pkg/apis/core/validation/validation.go``, for every version the chart supports (1.29 and
@@ -20,7 +20,6 @@ __all__ = [
     "is_dns1123_label",
     "is_env_name",
     "is_env_prefix",
-    "is_relative_path",
 ]
 
 #: ``validation.DNS1123LabelMaxLength``: container and volume names.
@@ -56,8 +55,3 @@ def is_dns1123_label(name: str) -> bool:
     """``IsDNS1123Label``: container names, volume names."""
     return len(name) <= DNS1123_LABEL_MAX and _DNS1123_LABEL.fullmatch(name) is not None
 
-
-def is_relative_path(path: str) -> bool:
-    """``validateLocalDescendingPath`` for downward volume item paths: relative, no ``..``
-    element, not empty."""
-    return bool(path) and not path.startswith("/") and ".." not in path.split("/")
