@@ -179,3 +179,16 @@ def test_a_crowded_pod_gets_the_same_answer_from_the_probe_as_from_the_usual_pat
     assert probed.warnings == usual.warnings
     assert probed.warnings[0].startswith("the pod has 3001 annotations, over the limit of 1024")
     assert probed.patch.operations == usual.patch.operations
+
+
+def test_every_volume_and_container_name_we_add_is_a_dns1123_label() -> None:
+    from webhook.core import ambassador
+    from webhook.core.volume import VOLUME_NAME
+
+    for name in (
+        VOLUME_NAME,
+        ambassador.CONTAINER_NAME,
+        ambassador.TMP_VOLUME,
+        ambassador.TOKEN_VOLUME,
+    ):
+        assert is_dns1123_label(name), name
