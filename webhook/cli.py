@@ -20,6 +20,7 @@ import yaml
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import parse_modes
+from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
 from webhook.core.keys import ALL, MODES
 from webhook.core.reasons import Finding
 from webhook.core.review import BadReview
@@ -98,6 +99,14 @@ def _add_injection_flags(p: argparse.ArgumentParser) -> None:
             help=f"ambassador {resource} {kind} [{_env_name(flag)}]",
         )
     p.add_argument(
+        "--max-containers",
+        metavar="N",
+        type=int,
+        default=int(_env("max-containers", DEFAULT_MAX_CONTAINERS)),
+        help="pods with more containers and init containers get nothing injected "
+        "[DOWNWARD_MAX_CONTAINERS]",
+    )
+    p.add_argument(
         "--ambassador-run-as-user",
         metavar="UID",
         type=int,
@@ -114,6 +123,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             f"downward-webhook: --namespace-default-inject "
             f"{args.namespace_default_inject!r}: use {', '.join(MODES)} or {ALL}"
         )
+    if args.max_containers < 1:
+        raise SystemExit("downward-webhook: --max-containers must be at least 1")
     if args.ambassador_run_as_user <= 0:
         raise SystemExit("downward-webhook: --ambassador-run-as-user must be a non-root UID")
     ambassador = AmbassadorSettings(
@@ -132,6 +143,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         strict=args.strict,
         namespace_default_inject=args.namespace_default_inject,
         ambassador=ambassador,
+        max_containers=args.max_containers,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import string
 from typing import Any
 
@@ -32,7 +33,7 @@ from tests.support.kube import (
 )
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import INJECTED
+from webhook.core.keys import INJECTED, WARNINGS
 
 JSON = dict[str, Any]
 
@@ -103,6 +104,9 @@ def pods(draw: st.DrawFn) -> JSON:
         spec["volumes"] = [{"name": v, "emptyDir": {}} for v in volume_names]
     if draw(st.booleans()):
         spec["hostNetwork"] = True
+    spec.update(draw(_placement()))
+    if draw(st.booleans()):
+        spec["restartPolicy"] = draw(st.sampled_from(["Always", "OnFailure", "Never"]))
     if draw(st.booleans()):
         spec["automountServiceAccountToken"] = draw(st.booleans())
     metadata: JSON = {"namespace": "team-a"}
@@ -122,6 +126,41 @@ def pods(draw: st.DrawFn) -> JSON:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
 
 
+_OS = "kubernetes.io/os"
+
+
+def _os_term(draw: st.DrawFn) -> JSON:
+    operator = draw(st.sampled_from(["In", "NotIn", "Exists"]))
+    values = (
+        []
+        if operator == "Exists"
+        else draw(st.lists(st.sampled_from(["linux", "windows"]), unique=True, min_size=1))
+    )
+    expression: JSON = {"key": _OS, "operator": operator}
+    if values:
+        expression["values"] = values
+    return {"matchExpressions": [expression]}
+
+
+@st.composite
+def _placement(draw: st.DrawFn) -> JSON:
+    """Where the pod may run: ``spec.os``, a ``nodeSelector``, required node affinity terms
+    (ORed; each a ``kubernetes.io/os`` requirement), or nothing (most pods)."""
+    spec: JSON = {}
+    if draw(st.integers(0, 3)) == 0:
+        spec["os"] = {"name": draw(st.sampled_from(["linux", "windows"]))}
+    if draw(st.integers(0, 3)) == 0:
+        spec["nodeSelector"] = {_OS: draw(st.sampled_from(["linux", "windows"])), "disk": "ssd"}
+    if draw(st.integers(0, 3)) == 0:
+        terms = [_os_term(draw) for _ in range(draw(st.integers(1, 3)))]
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}
+            }
+        }
+    return spec
+
+
 def _keywords(words: list[str]) -> st.SearchStrategy[str]:
     """Comma lists of keywords with stray case, spaces and empty items."""
     word = st.sampled_from(words) | st.sampled_from(words).map(str.upper)
@@ -130,7 +169,7 @@ def _keywords(words: list[str]) -> st.SearchStrategy[str]:
 
 _VALUES: dict[str, list[str]] = {
     "inject": ["env", "volume", "ambassador", "all", "none", "false", "Env", " env ", "bogus"],
-    "env-prefix": ["APP_", "my.", "-x", "1BAD", "A B"],
+    "env-prefix": ["APP_", "my.", "-x", "1BAD", "A B", "..", "..x", "..APP_", ".", "a=b", "A" * 65],
     "env-fields": [
         "name",
         "namespace",
@@ -204,11 +243,12 @@ def _annotations(draw: st.DrawFn, containers: list[str]) -> dict[str, str]:
 
 
 server_settings = st.builds(
-    lambda strict, native: Settings(
-        strict=strict, ambassador=AmbassadorSettings(native_sidecar=native)
+    lambda strict, native, cap: Settings(
+        strict=strict, ambassador=AmbassadorSettings(native_sidecar=native), max_containers=cap
     ),
     st.sampled_from([False, False, False, True]),
     st.booleans(),
+    st.sampled_from([100, 100, 100, 2, 3]),  # a low cap: some pods (up to 4 containers) over it
 )
 reviews = st.tuples(
     pods(),
@@ -220,7 +260,16 @@ reviews = st.tuples(
 
 # --- properties -----------------------------------------------------------------------------
 
-CASES = {"generated": 0, "injected": 0, "kubectl": 0}
+CASES = {
+    "generated": 0,
+    "injected": 0,
+    "kubectl": 0,
+    "windows": 0,
+    "job": 0,
+    "over-cap": 0,
+    "bad-prefix": 0,
+    "capped-warnings": 0,
+}
 
 
 def _answer(review: JSON, s: Settings, namespace_default: bool) -> JSON:
@@ -263,11 +312,57 @@ def _contains(before: Any, after: Any) -> bool:
     return True
 
 
-def _without_status(pod: JSON) -> JSON:
-    """``downward.io/injected`` is the webhook's own status annotation: it may rewrite it."""
-    pod = copy.deepcopy(pod)
-    pod["metadata"].get("annotations", {}).pop(INJECTED, None)
-    return pod
+def _selects_windows(spec: JSON) -> bool:
+    """Restated from the README: declared, by nodeSelector, or by any required term."""
+    if spec.get("os", {}).get("name") == "windows":
+        return True
+    if spec.get("nodeSelector", {}).get(_OS) == "windows":
+        return True
+    required = spec.get("affinity", {}).get("nodeAffinity", {})
+    terms = required.get("requiredDuringSchedulingIgnoredDuringExecution", {})
+    for term in terms.get("nodeSelectorTerms", []):
+        for e in term["matchExpressions"]:
+            values = e.get("values", [])
+            if e["operator"] == "In" and "windows" in values:
+                return True
+            if e["operator"] == "NotIn" and "linux" in values and "windows" not in values:
+                return True
+    return False
+
+
+def _check_bounds_and_placement(before: JSON, after: JSON, s: Settings, response: JSON) -> None:
+    """The status annotation on every patched pod, capped warnings, no ambassador where it
+    cannot run or would keep a Job alive, nothing at all over the container cap."""
+    warnings = response.get("warnings", [])
+    assert len(warnings) <= 21
+    if len(warnings) == 21:
+        assert re.fullmatch(r"and [0-9]+ more", warnings[-1])
+    annotations = after["metadata"].get("annotations", {})
+    if after != before:
+        assert INJECTED in annotations
+    if WARNINGS in annotations and WARNINGS not in before["metadata"].get("annotations", {}):
+        assert annotations[WARNINGS].split("\n") == warnings
+    spec = after["spec"]
+    prefix = before["metadata"].get("annotations", {}).get("downward.io/env-prefix", "")
+    CASES["bad-prefix"] += prefix.strip().startswith("..")
+    CASES["windows"] += _selects_windows(spec)
+    CASES["job"] += spec.get("restartPolicy", "Always") != "Always"
+    CASES["capped-warnings"] += len(warnings) == 21
+    everyone = [c["name"] for c in (*spec["containers"], *spec.get("initContainers", []))]
+    added = "downward-ambassador" in everyone and "downward-ambassador" not in [
+        c["name"]
+        for c in (*before["spec"]["containers"], *before["spec"].get("initContainers", []))
+    ]
+    if added:
+        assert not _selects_windows(spec)
+        assert s.ambassador.native_sidecar or spec.get("restartPolicy", "Always") == "Always"
+    count = len(before["spec"]["containers"]) + len(before["spec"].get("initContainers", []))
+    CASES["over-cap"] += count > s.max_containers
+    if count > s.max_containers and after != before:
+        assert after["spec"] == before["spec"]
+        assert annotations[INJECTED] == before["metadata"].get("annotations", {}).get(
+            INJECTED, "none"
+        )
 
 
 def _check_review(pod: JSON, s: Settings, api_version: str, uid: str, ns_default: bool) -> JSON:
@@ -307,7 +402,8 @@ def test_every_generated_pod_gets_a_valid_review_whose_patch_applies_adds_only_a
     if patch:
         CASES["injected"] += 1
     assert validation_errors(mutated) == []
-    _contained(_without_status(original), mutated)
+    _contained(original, mutated)  # our status annotations too: added, never changed
+    _check_bounds_and_placement(original, mutated, s, response)
     again = _check_review(mutated, s, api_version, uid, ns_default)
     assert "patch" not in again, f"second review patched again: {_patch_of(again)}"
 

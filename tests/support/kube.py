@@ -143,6 +143,8 @@ def _container_errors(c: dict[str, Any], where: str, volumes: set[str]) -> list[
     for name in names:
         if not _ENV_NAME.fullmatch(name):
             errors.append(f"{where}: env name {name!r} is not a valid C identifier")
+        if name in (".", "..") or name.startswith(".."):  # hasChDirPrefix
+            errors.append(f"{where}: env name {name!r} must not be '.' or '..' or start with '..'")
     for e in c.get("env", []):
         ref = e.get("valueFrom") or {}
         if "fieldRef" in ref and not _field_ok(ref["fieldRef"]["fieldPath"], _ENV_FIELDS):
@@ -208,7 +210,32 @@ def validation_errors(pod: dict[str, Any]) -> list[str]:
     for v in spec.get("volumes", []):
         if "downwardAPI" in v:
             errors += _downward_volume_errors(v, set(names))
+    if spec.get("os", {}).get("name") == "windows":
+        errors += _windows_errors(everyone)
     return errors
+
+
+#: validateWindows: securityContext fields a pod with ``spec.os.name: windows`` may not set.
+_NOT_ON_WINDOWS = (
+    "runAsUser",
+    "runAsGroup",
+    "seccompProfile",
+    "capabilities",
+    "seLinuxOptions",
+    "procMount",
+    "readOnlyRootFilesystem",
+    "allowPrivilegeEscalation",
+    "privileged",
+)
+
+
+def _windows_errors(containers: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"container {c['name']}: securityContext.{field} is forbidden on Windows pods"
+        for c in containers
+        for field in _NOT_ON_WINDOWS
+        if field in (c.get("securityContext") or {})
+    ]
 
 
 def minimal_pod(inject: str) -> dict[str, Any]:

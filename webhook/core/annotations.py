@@ -42,6 +42,7 @@ from webhook.core.keys import (
     WARNINGS,
 )
 from webhook.core.reasons import Finding, Reason
+from webhook.core.validation import is_env_prefix
 
 __all__ = [
     "ANNOTATIONS",
@@ -56,7 +57,6 @@ DEFAULT_VOLUME_PATH = DEFAULT_TEXT[VOLUME_PATH]
 DEFAULT_VOLUME_MODE = int(DEFAULT_TEXT[VOLUME_MODE], 8)
 DEFAULT_PORT = int(DEFAULT_TEXT[AMBASSADOR_PORT])
 
-_ENV_PREFIX = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]{0,63}")
 _MODE = re.compile(r"(?:0o?)?[0-7]{1,3}")
 _PORT = re.compile(r"[0-9]{1,5}")
 _NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
@@ -180,7 +180,7 @@ def _env_prefix(value: str | None, findings: list[Finding]) -> str:
     if value is None or not value.strip():
         return ""
     value = value.strip()
-    if _ENV_PREFIX.fullmatch(value):
+    if is_env_prefix(value):  # Kubernetes' env name rule holds for every name we make
         return value
     findings.append(Finding.of(Reason.BAD_ENV_PREFIX, value=value))
     return ""
@@ -336,7 +336,7 @@ ANNOTATIONS: tuple[Annotation, ...] = (
     Annotation(PREFIX + "env-prefix", "env_prefix", "", _env_prefix, (_R.BAD_ENV_PREFIX,),
                "prefix for every injected env var name"),
     Annotation(PREFIX + "env-fields", "env_fields", DEFAULT_FIELDS, _env_fields,
-               (_R.UNKNOWN_FIELD, _R.BAD_FIELD_KEY, _R.DUPLICATE_ENV_NAME),
+               (_R.UNKNOWN_FIELD, _R.BAD_FIELD_KEY, _R.DUPLICATE_ENV_NAME, _R.TOO_MANY_ENV_FIELDS),
                "which env vars: catalog keys, label:KEY, annotation:KEY, default"),
     Annotation(CPU_DIVISOR, "cpu_divisor", DEFAULT_CPU, _cpu_divisor, (_R.BAD_CPU_DIVISOR,),
                "divisor of the cpu env vars and files"),

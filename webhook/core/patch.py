@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import msgspec
 
-from webhook.core.keys import INJECTED
+from webhook.core.keys import INJECTED, WARNINGS
 from webhook.core.plan import ContainerPlan, Plan
 from webhook.types import JSONObject, Patch, PatchOp
 
@@ -122,13 +122,25 @@ def _container(c: ContainerPlan) -> Piece:
     return _piece(key, (c.env, c.mount), _container_ops, c)
 
 
-_INJECTED_PATH = f"/metadata/annotations/{escape(INJECTED)}"
-
-
-def _injected_ops(value: str, has_annotations: bool) -> list[PatchOp]:
+def _status_ops(items: tuple[tuple[str, str], ...], has_annotations: bool) -> list[PatchOp]:
+    """Our annotations (``downward.io/injected``, ``downward.io/warnings``): one ``add`` each,
+    or, when the pod has no annotations map, one ``add`` that creates it with all of them."""
     if has_annotations:
-        return [_add(_INJECTED_PATH, value)]
-    return [_add("/metadata/annotations", {INJECTED: value})]
+        return [_add(f"/metadata/annotations/{escape(k)}", v) for k, v in items]
+    return [_add("/metadata/annotations", dict(items))]
+
+
+def _status(plan: Plan, warnings: str | None) -> Piece | None:
+    items: list[tuple[str, str]] = []
+    if plan.injected is not None:
+        items.append((INJECTED, plan.injected))
+    if warnings is not None:
+        items.append((WARNINGS, warnings))
+    if not items:
+        return None
+    key = ("status", *items, plan.has_annotations)
+    made = tuple(items)
+    return _piece(key, made, _status_ops, made, plan.has_annotations)
 
 
 def _ambassador(container: JSONObject, has_init_containers: bool) -> Piece:
@@ -147,12 +159,13 @@ def _one_op(path: str, value: object) -> list[PatchOp]:
     return [_add(path, value)]
 
 
-def render(plan: Plan) -> JsonPatch:
-    """The JSON Patch for ``plan``, in an order that applies top to bottom."""
+def render(plan: Plan, warnings: str | None = None) -> JsonPatch:
+    """The JSON Patch for ``plan``, in an order that applies top to bottom; ``warnings`` is
+    the ``downward.io/warnings`` value to add, if any (``webhook.core.admission`` makes it)."""
     pieces: list[Piece] = []
-    if plan.injected is not None:
-        value, exists = plan.injected, plan.has_annotations
-        pieces.append(_piece(("injected", value, exists), (), _injected_ops, value, exists))
+    status = _status(plan, warnings)
+    if status is not None:
+        pieces.append(status)
     if plan.volumes:
         pieces.append(_create_or_append("/spec/volumes", plan.volumes, plan.has_volumes))
     pieces.extend([_container(c) for c in plan.containers])

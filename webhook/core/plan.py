@@ -24,9 +24,10 @@ from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
 from webhook.core.model import Container, EnvVar, Pod, PodSpec
 from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
+from webhook.core.windows import selects_windows
 from webhook.types import JSONObject
 
-__all__ = ["ContainerPlan", "Plan", "plan_injection"]
+__all__ = ["NOTHING", "ContainerPlan", "Plan", "plan_injection", "status_plan"]
 
 
 class ContainerPlan(msgspec.Struct, frozen=True, gc=False):
@@ -72,10 +73,11 @@ def _targets(spec: PodSpec, options: Options, findings: list[Finding]) -> list[_
             if c.name != amb.CONTAINER_NAME
         ]
     wanted = set(options.containers)
+    present = {c.name for c in (*containers, *inits)}  # one set: names x containers is large
     for name in options.containers:
         if name == amb.CONTAINER_NAME:
             findings.append(Finding(Reason.AMBASSADOR_NOT_TARGET))
-        elif not any(c.name == name for c in (*containers, *inits)):
+        elif name not in present:
             findings.append(Finding.of(Reason.UNKNOWN_CONTAINER, value=name))
     wanted.discard(amb.CONTAINER_NAME)
     return [
@@ -100,6 +102,10 @@ def _ambassador(
     findings: list[Finding],
 ) -> tuple[bool, _Ambassador | None]:
     """(is the ambassador in the pod after this review, the container to add if any)."""
+    blocked = _ambassador_unsupported(spec, settings)
+    if blocked is not None:
+        findings.append(blocked)
+        return False, None
     if spec.hostNetwork:
         findings.append(Finding(Reason.AMBASSADOR_HOST_NETWORK))
         return False, None
@@ -127,6 +133,19 @@ def _ambassador(
     return True, _ambassador_container(
         settings, options.ambassador_image, port, options.ambassador_read_only, own_token
     )
+
+
+def _ambassador_unsupported(spec: PodSpec, settings: amb.AmbassadorSettings) -> Finding | None:
+    """Pods the ambassador cannot serve: Windows ones (``webhook.core.windows``), and, without
+    native sidecars, pods that are meant to end (``restartPolicy`` absent means ``Always``):
+    a plain ``kubectl proxy`` container never exits, so their Job would never complete."""
+    how = selects_windows(spec)
+    if how is not None:
+        return Finding.of(Reason.AMBASSADOR_WINDOWS, how=how)
+    policy = spec.restartPolicy
+    if not settings.native_sidecar and policy is not None and policy != "Always":
+        return Finding.of(Reason.AMBASSADOR_NOT_ALWAYS, value=policy)
+    return None
 
 
 class _Ambassador(NamedTuple):
@@ -352,8 +371,30 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
         has_volumes=bool(spec.volumes),
         ambassador=ambassador.container if ambassador is not None else None,
         has_init_containers=bool(spec.initContainers),
-        injected=injected if modes and prior_text != injected else None,
+        injected=_status(prior_text, injected),
         has_annotations=bool(annotations),
         modes=modes,
         findings=tuple(findings),
+    )
+
+
+#: What the status annotation says when no mode took effect.
+NOTHING = "none"
+
+
+def _status(prior: str | None, injected: str) -> str | None:
+    """The ``downward.io/injected`` value to add: the modes that took effect, or ``none``;
+    nothing when the pod has the annotation already (ours are add-only: never changed)."""
+    if prior is not None:
+        return None
+    return injected or NOTHING
+
+
+def status_plan(pod: Pod) -> Plan:
+    """A plan that adds nothing but the status annotation (``none``): for a pod that asks for
+    injection but gets none at all (over the bounds of ``webhook.core.bounds``)."""
+    annotations = pod.metadata.annotations or {}
+    return Plan(
+        injected=_status(annotations.get(INJECTED), ""),
+        has_annotations=bool(annotations),
     )

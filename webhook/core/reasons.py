@@ -95,7 +95,8 @@ class Reason(enum.Enum):
     BAD_ENV_PREFIX = (
         "bad-env-prefix",
         _I,
-        "downward.io/env-prefix: {value} is not a valid env var prefix",
+        "downward.io/env-prefix: {value} would make env var names Kubernetes refuses "
+        "(use letters, digits, _, - and ., not a digit or .. first, at most 64)",
         "no prefix used",
     )
     BAD_CPU_DIVISOR = (
@@ -177,6 +178,55 @@ class Reason(enum.Enum):
         _N,
         "ambassador skipped",
         "container {container} already uses port {port}",
+    )
+    TOO_MANY_CONTAINERS = (
+        "too-many-containers",
+        _I,
+        "the pod has {count} containers and init containers, over the limit of {limit}",
+        "nothing injected (raise the chart value server.maxContainers, --max-containers)",
+    )
+    BAD_CONTAINER_NAME = (
+        "bad-container-name",
+        _I,
+        "container name {name} is not a DNS-1123 label",
+        "nothing injected (Kubernetes will refuse the pod)",
+    )
+    TOO_MANY_ANNOTATIONS = (
+        "too-many-annotations",
+        _I,
+        "the pod has {count} annotations, over the limit of {limit}",
+        "nothing injected",
+    )
+    ANNOTATIONS_TOO_LARGE = (
+        "annotations-too-large",
+        _I,
+        "the pod's annotations take {length} characters, over Kubernetes' limit of 262144",
+        "nothing injected (Kubernetes will refuse the pod)",
+    )
+    ANNOTATION_TOO_LONG = (
+        "annotation-too-long",
+        _I,
+        "{key}: {length} characters, over the limit of {limit}",
+        "ignored",
+    )
+    TOO_MANY_ENV_FIELDS = (
+        "too-many-env-fields",
+        _I,
+        "downward.io/env-fields: {count} fields, over the limit of {limit}",
+        "kept the first {limit}",
+    )
+    AMBASSADOR_WINDOWS = (
+        "ambassador-windows",
+        _N,
+        "ambassador skipped",
+        "the pod {how} Windows, where the kubectl image and its securityContext cannot run",
+    )
+    AMBASSADOR_NOT_ALWAYS = (
+        "ambassador-restart-policy",
+        _N,
+        "ambassador skipped",
+        "restartPolicy {value} without native sidecars: a plain proxy container would keep "
+        "the pod running (set the chart value ambassador.nativeSidecar on Kubernetes 1.29+)",
     )
 
     def __init__(self, code: str, severity: Severity, problem: str, outcome: str) -> None:

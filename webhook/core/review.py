@@ -32,6 +32,7 @@ __all__ = [
     "Request",
     "decode_pod",
     "encode_response",
+    "parse_envelope",
     "parse_review",
     "pod_from_object",
 ]
@@ -88,14 +89,24 @@ def parse_review(body: bytes) -> Request:
 
 
 def _parse_review(body: bytes) -> Request:
+    request, raw = parse_envelope(body)
+    if raw is None:
+        return request
+    return Request(request.api_version, request.uid, request.namespace, decode_pod(raw))
+
+
+def parse_envelope(body: bytes) -> tuple[Request, msgspec.Raw | None]:
+    """The envelope alone (its ``pod`` unset), with the same checks as ``parse_review``, and
+    the object as raw JSON when the request is a CREATE of a pod (cheap: nothing of the
+    object is built)."""
     review = _decode(review_decoder, body, "")
     request = _checked_request(review)
-    namespace = request.namespace or ""
+    envelope = Request(review.apiVersion, request.uid, request.namespace or "", None)
     if request.operation != "CREATE" or not _is_pods(request):
-        return Request(review.apiVersion, request.uid, namespace, None)
+        return envelope, None
     if not request.object:
         raise BadReview("request.object must be an object")
-    return Request(review.apiVersion, request.uid, namespace, decode_pod(request.object))
+    return envelope, request.object
 
 
 @overload

@@ -85,7 +85,8 @@ def test_an_unknown_name_and_the_ambassador_are_findings_and_nothing_else_change
 def test_no_matching_container_injects_neither_env_nor_volume() -> None:
     plan = _plan(_pod(), ENV, VOLUME, containers=("nope",))
     assert _reasons(plan) == [Reason.UNKNOWN_CONTAINER, Reason.NO_TARGETS]
-    assert (plan.containers, plan.volumes, plan.modes, plan.injected) == ((), (), (), None)
+    # Nothing applied, and the status says so (the guarantee policy relies on it).
+    assert (plan.containers, plan.volumes, plan.modes, plan.injected) == ((), (), (), "none")
 
 
 # Conflicts: the pod's value wins.

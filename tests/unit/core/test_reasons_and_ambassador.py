@@ -31,6 +31,10 @@ def test_every_message_is_one_printable_ascii_line_even_for_hostile_values(reaso
         annotation="downward.io/x",
         resources="cpu",
         port="1",
+        count="100001",
+        limit="100",
+        length="20000",
+        how="declares (spec.os.name)",
     )
     message = finding.message
     assert message.isascii() and message.isprintable()
