@@ -25,7 +25,7 @@ from webhook.core.admission import Settings
 from webhook.server.admission import ENDPOINTS, AdmissionEndpoint, BodyDeadlines
 from webhook.server.errors import HttpError, refusal
 from webhook.server.metrics import Metrics
-from webhook.server.operations import Readiness, operations_router
+from webhook.server.operations import Readiness, add_operations_routes
 from webhook.server.tls import CertificateReloader
 
 __all__ = ["HttpError", "ServerOptions", "create_app"]
@@ -82,6 +82,6 @@ def create_app(
         # object, no response class). No ``methods``: the endpoint answers 405 itself, so
         # the refusal is counted with the others.
         app.router.routes.append(Route(path, handler, name=endpoint, include_in_schema=False))
-    app.include_router(operations_router(metrics, readiness))
+    add_operations_routes(app, metrics, readiness)
     app.add_exception_handler(HTTPException, refusal)
     return app

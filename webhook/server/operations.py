@@ -6,12 +6,12 @@ every pod start.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, Response
 
 from webhook.server.metrics import Metrics
 
-__all__ = ["Readiness", "operations_router"]
+__all__ = ["Readiness", "add_operations_routes"]
 
 _PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -23,21 +23,19 @@ class Readiness:
         self.ready = ready
 
 
-def operations_router(metrics: Metrics, readiness: Readiness) -> APIRouter:
-    router = APIRouter()
+def add_operations_routes(app: FastAPI, metrics: Metrics, readiness: Readiness) -> None:
+    """The three routes, on ``app`` itself (each one of ``app.routes``)."""
 
-    @router.get("/healthz", response_class=PlainTextResponse)
+    @app.get("/healthz", response_class=PlainTextResponse)
     async def healthz() -> str:
         return "ok\n"
 
-    @router.get("/readyz", response_class=PlainTextResponse)
+    @app.get("/readyz", response_class=PlainTextResponse)
     async def readyz() -> Response:
         if readiness.ready:
             return PlainTextResponse("ok\n")
         return PlainTextResponse("not ready\n", status_code=503)
 
-    @router.get("/metrics")
+    @app.get("/metrics")
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=_PROMETHEUS)
-
-    return router
