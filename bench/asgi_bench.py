@@ -1,6 +1,7 @@
-"""In-process benchmark of the ASGI admission handler: no sockets, no TLS, no uvicorn.
+"""In-process benchmark of the product's FastAPI app: no sockets, no TLS, no uvicorn.
 
-What the product does per request above the sockets: body read, the core (decode, plan,
+What the product does per request above the sockets: FastAPI's middleware and routing, body
+read, the core (decode, plan,
 patch, response), metrics and the JSON log line (written to a line-buffered file, as stderr
 would be); and the same for the ceiling app (bench/ceiling.py: FastAPI routing, orjson, a
 150-byte answer). Useful to measure a hot-path change in seconds; the load benchmark gives
