@@ -61,6 +61,18 @@ def test_mutate_answers_a_v1_review_with_the_golden_patch(client: httpx.Client) 
     assert _patch(body["response"]) == expected
 
 
+def test_fields_without_a_value_are_left_out_of_the_response(client: httpx.Client) -> None:
+    review = admission_review(_pod("env-default"), uid="uid-plain")
+    body = client.post("/mutate", json=review).json()
+    assert sorted(body["response"]) == ["allowed", "patch", "patchType", "uid"]
+    untouched = admission_review(_pod("no-annotations-map"), uid="uid-untouched")
+    assert client.post("/mutate", json=untouched).json() == {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": "uid-untouched", "allowed": True},
+    }
+
+
 def test_mutate_answers_v1beta1_in_v1beta1(client: httpx.Client) -> None:
     review = admission_review(_pod("env-default"), api_version="admission.k8s.io/v1beta1")
     body = client.post("/mutate", json=review).json()

@@ -232,6 +232,7 @@ def encode_response(
     ``Raw``, so the encoder copies it once into the output.
     """
     version = request_api_version if request_api_version in API_VERSIONS else _V1
+    warnings = warnings or ()  # an empty list is left out too, like the default
     if denial is not None:
         response = _Response(uid, False, _Status(403, denial), warnings=warnings)
     elif patch:
