@@ -6,9 +6,10 @@ import asyncio
 import gc
 import json
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,8 +17,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tests.support.kube import admission_review, minimal_pod
 from webhook.core.admission import Settings
+from webhook.server import admission
 from webhook.server.app import create_app
 from webhook.server.errors import HttpError
+from webhook.server.metrics import Metrics
+from webhook.server.run import ServeConfig, build_server
 
 BODY = json.dumps(admission_review(minimal_pod("env,volume"))).encode()
 JSON = {"content-type": "application/json"}
@@ -107,3 +111,25 @@ def test_building_and_running_an_app_leaves_the_collector_alone() -> None:
 
     assert _with_client(create_app(Settings()), use) == 200  # lifespan included
     assert gc.get_freeze_count() == frozen
+
+
+def test_a_bug_is_a_one_line_500_counted_as_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> NoReturn:
+        raise RuntimeError("a bug, with the body: secret")
+
+    monkeypatch.setattr(admission, "admit", broken)
+    metrics = Metrics()
+    app = create_app(Settings(), metrics=metrics)
+
+    async def use(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.post("/mutate", content=BODY, headers=JSON)
+
+    response = _with_client(app, use)
+    assert (response.status_code, response.text) == (500, "internal error\n")
+    assert metrics.requests["mutate", "error"] == 1
+    assert sum(metrics.requests.values()) == 1
+
+
+def test_serve_serves_the_fastapi_app() -> None:
+    server = build_server(Settings(), ServeConfig(insecure_http=True))
+    assert isinstance(server.config.app, FastAPI)
