@@ -2,7 +2,8 @@
 
 uvicorn, httptools, uvloop, one worker, the same TLS certificate as the product. ``POST
 /mutate`` reads the body, parses it with orjson and answers ``allowed: true`` (echoing uid and
-apiVersion) with no patch. The product can only beat it by skipping FastAPI's routing.
+apiVersion) with no patch, with FastAPI's defaults. The product serves /mutate through the
+same FastAPI routing (a Starlette route around its ASGI endpoint, ``webhook/server/app.py``).
 
     python bench/ceiling.py --port 9443 --tls-cert tls.crt --tls-key tls.key
 """

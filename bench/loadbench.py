@@ -112,7 +112,7 @@ def wrk(server: Server, body: Path, duration: float) -> dict[str, Any]:
             "-c",
             str(CONNECTIONS),
             "-d",
-            f"{duration:g}s",
+            f"{max(1, round(duration))}s",  # wrk takes whole seconds only
             "--timeout",
             "5s",
             "--latency",

@@ -188,7 +188,9 @@ def _verdict(ok: bool) -> str:
 def targets(load: dict[str, Any], core: list[dict[str, Any]]) -> str:
     sizes = load["sizes"]
     lines = ["| target | measured | verdict |", "|---|---|---|"]
-    for size, floor in (("1", 1.0), ("3", 1.0), ("30", 0.6)):
+    # Since /mutate is a FastAPI route (issue #10): >= 0.9x the FastAPI no-op at 1 and 3
+    # containers, >= 0.6x at 30.
+    for size, floor in (("1", 0.9), ("3", 0.9), ("30", 0.6)):
         if size in sizes:
             ratio = sizes[size]["product"]["rps"] / sizes[size]["ceiling"]["rps"]
             cpu = (

@@ -71,7 +71,6 @@ def _with_server(certs: Path, scenario: Callable[[Callable[[], Awaitable[Streams
         finally:
             server.should_exit = True
             await serving
-            gc.unfreeze()  # the app froze this test process's objects at startup
 
     return uvloop.run(main())
 

@@ -82,7 +82,9 @@ class Load:
 
     def _one(self, client: httpx.Client) -> None:
         try:
-            response = client.post("/mutate", content=BODY)
+            response = client.post(
+                "/mutate", content=BODY, headers={"content-type": "application/json"}
+            )
             good = response.status_code == 200 and "patch" in response.json()["response"]
             problem = "" if good else f"HTTP {response.status_code}: {response.text[:100]}"
         except (httpx.HTTPError, ssl.SSLError, OSError) as exc:

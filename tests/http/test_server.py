@@ -61,6 +61,18 @@ def test_mutate_answers_a_v1_review_with_the_golden_patch(client: httpx.Client) 
     assert _patch(body["response"]) == expected
 
 
+def test_fields_without_a_value_are_left_out_of_the_response(client: httpx.Client) -> None:
+    review = admission_review(_pod("env-default"), uid="uid-plain")
+    body = client.post("/mutate", json=review).json()
+    assert sorted(body["response"]) == ["allowed", "patch", "patchType", "uid"]
+    untouched = admission_review(_pod("no-annotations-map"), uid="uid-untouched")
+    assert client.post("/mutate", json=untouched).json() == {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "response": {"uid": "uid-untouched", "allowed": True},
+    }
+
+
 def test_mutate_answers_v1beta1_in_v1beta1(client: httpx.Client) -> None:
     review = admission_review(_pod("env-default"), api_version="admission.k8s.io/v1beta1")
     body = client.post("/mutate", json=review).json()
@@ -146,8 +158,71 @@ def test_malformed_bodies_get_a_one_line_4xx(
     assert response.text.count("\n") == 1
 
 
-def test_get_on_mutate_is_405(client: httpx.Client) -> None:
-    assert client.get("/mutate").status_code == 405
+def _requests_counted(client: httpx.Client, outcome: str) -> float:
+    sample = f'downward_admission_requests_total{{endpoint="mutate",outcome="{outcome}"}} '
+    lines = [x for x in client.get("/metrics").text.splitlines() if x.startswith(sample)]
+    assert len(lines) == 1, lines
+    return float(lines[0].removeprefix(sample))
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [
+        ("text/plain", 415),
+        ("application/json; charset=utf-8", 200),
+        ("APPLICATION/JSON", 200),
+        ("Application/Json ; charset=UTF-8", 200),
+        ("application/jsonx", 415),
+        ("application/json-patch+json", 415),
+        ("", 415),
+        (None, 415),
+    ],
+    ids=[
+        "text-plain",
+        "json-charset",
+        "json-upper-case",
+        "json-mixed-case-spaced",
+        "jsonx",
+        "json-patch",
+        "empty",
+        "missing",
+    ],
+)
+def test_only_application_json_is_answered_else_415(
+    server: RunningServer, client: httpx.Client, content_type: str | None, status: int
+) -> None:
+    body = json.dumps(admission_review(_pod("env-default"))).encode()
+    headers = {} if content_type is None else {"content-type": content_type}
+    before = _requests_counted(client, "bad_request")
+    # A client without the default header, so that "missing" really sends none.
+    with httpx.Client(base_url=server.url, verify=server.ssl_context(), timeout=10) as bare:
+        response = bare.post("/mutate", content=body, headers=headers)
+    assert ("content-type" in response.request.headers) == (content_type is not None)
+    assert response.status_code == status, response.text
+    if status == 415:
+        assert "Content-Type" in response.text and "application/json" in response.text
+        assert response.text.count("\n") == 1
+        assert _requests_counted(client, "bad_request") == before + 1
+    else:
+        assert response.json()["response"]["allowed"] is True
+        assert _requests_counted(client, "bad_request") == before
+
+
+def test_the_namespace_default_path_refuses_text_plain_too(client: httpx.Client) -> None:
+    review = json.dumps(admission_review(_pod("env-default"))).encode()
+    response = client.post(
+        "/mutate/namespace-default", content=review, headers={"content-type": "text/plain"}
+    )
+    assert response.status_code == 415
+
+
+def test_other_methods_and_paths_get_the_same_one_line_refusals(client: httpx.Client) -> None:
+    for method in ("GET", "PUT", "DELETE"):
+        response = client.request(method, "/mutate")
+        assert (response.status_code, response.text) == (405, "only POST is allowed\n")
+    response = client.post("/no-such-path", json={})
+    assert (response.status_code, response.text) == (404, "Not Found\n")
+    assert response.headers["content-type"].startswith("text/plain")
 
 
 def test_health_readiness_and_metrics(client: httpx.Client) -> None:

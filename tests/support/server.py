@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,8 +58,11 @@ class RunningServer:
         context.check_hostname = False  # we connect by IP; the chain is still verified
         return context
 
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, verify=self.ssl_context(), **kwargs)  # type: ignore[arg-type]
+    def client(self, **kwargs: Any) -> httpx.Client:
+        """An HTTPS client that trusts the server's CA and, like the API server, sends
+        ``Content-Type: application/json`` unless told otherwise."""
+        headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), headers=headers, **kwargs)
 
     def logs(self) -> str:
         return self.log.read_text()

@@ -9,7 +9,7 @@ body is refused with the path of the first part that does not.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import msgspec
 import pybase64
@@ -199,7 +199,31 @@ def pod_from_object(obj: Any, where: str = "") -> Pod:
     return decode_pod(raw, where)
 
 
-_VERSIONS = {v: v.encode() for v in API_VERSIONS}
+_V1 = "admission.k8s.io/v1"  # the answer's apiVersion when the request's is not one we know
+
+
+class _Status(msgspec.Struct, frozen=True, gc=False):
+    code: int
+    message: str
+
+
+class _Response(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
+    """``response`` of an AdmissionReview; unset fields are left out."""
+
+    uid: str
+    allowed: bool
+    status: _Status | None = None
+    patchType: Literal["JSONPatch"] | None = None
+    patch: msgspec.Raw | None = None  # the base64 text, quoted: written as it is
+    warnings: list[str] | tuple[str, ...] = ()
+
+
+class _Review(msgspec.Struct, frozen=True, gc=False):
+    apiVersion: str
+    kind: Literal["AdmissionReview"]
+    response: _Response
+
+
 _encode = msgspec.json.encode
 
 
@@ -213,21 +237,18 @@ def encode_response(
 ) -> bytes:
     """The one place responses are made: echoes ``uid`` and the request's ``apiVersion``.
 
-    ``patch`` is the JSON Patch, already serialized; it goes out base64-encoded (pybase64:
-    SIMD, 0.2 µs for a 10 KB patch where the standard library takes 5). The envelope is put
-    together from encoded parts, so the patch is not copied through a str and a second
-    encoder; every value in it is encoded by msgspec.
+    A typed struct (``_Review``), encoded by msgspec. ``patch`` is the JSON Patch, already
+    serialized; it goes out base64-encoded by pybase64 (SIMD: 1 µs for 10 KB, where
+    msgspec's own encoding of a ``bytes`` field takes 30) and is handed to msgspec as
+    ``Raw``, so the encoder copies it once into the output.
     """
-    version = _VERSIONS.get(request_api_version, b"admission.k8s.io/v1")
-    parts = [b'{"apiVersion":"', version, b'","kind":"AdmissionReview","response":{"uid":']
-    parts.append(_encode(uid))
+    version = request_api_version if request_api_version in API_VERSIONS else _V1
+    warnings = warnings or ()  # an empty list is left out too, like the default
     if denial is not None:
-        parts += (b',"allowed":false,"status":{"code":403,"message":', _encode(denial), b"}")
+        response = _Response(uid, False, _Status(403, denial), warnings=warnings)
+    elif patch:
+        text = msgspec.Raw(b'"' + pybase64.b64encode(patch) + b'"')
+        response = _Response(uid, True, None, "JSONPatch", text, warnings)
     else:
-        parts.append(b',"allowed":true')
-        if patch:
-            parts += (b',"patchType":"JSONPatch","patch":"', pybase64.b64encode(patch), b'"')
-    if warnings:
-        parts += (b',"warnings":', _encode(warnings))
-    parts.append(b"}}")
-    return b"".join(parts)
+        response = _Response(uid, True, warnings=warnings)
+    return _encode(_Review(version, "AdmissionReview", response))

@@ -1,11 +1,12 @@
 """Deadlines for many waits, checked by one timer: the server's cheap timeouts.
 
-Reading a request head (``protocol.py``) and reading a request body (``app.py``) each must
-end in time. A timer per wait would cost 1.5-2.7 µs a request (arming and cancelling one in
-uvloop; ``asyncio.timeout`` is the dearer), a few percent of an admission. Here a wait is a
-dict entry with its start time; one check every ``timeout / 10`` (at most 1 s) hands the
-overdue ones to ``on_expiry``, so a wait is cut between ``timeout`` and ``timeout`` plus the
-check interval. The timer runs only while something waits.
+Reading a request head (``protocol.py``) and reading a request body (``admission.py``)
+each must end in time. A timer per wait would cost 1.5-2.7 µs a request (arming and
+cancelling one in uvloop; ``asyncio.timeout`` is the dearer), a few percent of an
+admission. Here a wait is a dict entry with its start time; one check every
+``timeout / 10`` (at most 1 s) hands the overdue ones to ``on_expiry``, so a wait is cut
+between ``timeout`` and ``timeout`` plus the check interval. The timer runs only while
+something waits.
 
 The owner may outlive an event loop (test clients run one loop per test): each entry keeps
 its loop, and each loop gets its own check.

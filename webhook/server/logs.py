@@ -84,10 +84,12 @@ class AdmissionLog:
 
 
 def configure(level: str = "info") -> None:
-    # Nothing we print needs the caller's file and line, the thread or the process: not
-    # collecting them makes every log record several µs cheaper.
+    # Nothing we print needs the thread or the process: not collecting them makes every
+    # record cheaper. The caller's file and line are still looked up: the only switch for
+    # that is the private ``logging._srcfile``, and it costs 2.6 µs a line (18.4 against
+    # 15.8 µs, a refusal line through ``JsonFormatter``) on lines that are not per review
+    # (refusals, reloads); the admission line does not go through ``logging``.
     global _stream
-    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

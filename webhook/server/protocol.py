@@ -9,7 +9,8 @@
   client likes, so a client that connects and sends nothing, or sends a head slowly
   (slowloris), holds a connection and its TLS buffers forever. Here a connection must
   begin a request, and a request must finish its headers, within ``head_timeout`` seconds,
-  or the connection is closed. The body has its own deadline in the app (408).
+  or the connection is closed. The body has its own deadline in the admission endpoint
+  (408).
 
 A connection stops waiting on every path out of it (``connection_lost`` included).
 """

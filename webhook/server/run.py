@@ -7,8 +7,10 @@ for that plus its ``preStop`` pause.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -25,7 +27,7 @@ from webhook.server.metrics import Metrics
 from webhook.server.protocol import protocol_class
 from webhook.server.tls import CertificateReloader
 
-__all__ = ["ServeConfig", "build_server"]
+__all__ = ["ServeConfig", "Server", "build_server"]
 
 log = logging.getLogger("downward_webhook.server")
 
@@ -42,17 +44,35 @@ class ServeConfig:
     options: ServerOptions = field(default_factory=ServerOptions)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn, minus one habit: after a graceful shutdown it re-raises the signal it caught.
+class Server(uvicorn.Server):
+    """uvicorn's server, with the process-wide work of a serving process around ``run``.
 
-    A SIGTERM is how the kubelet stops every pod; once in-flight requests are drained, that is a
-    clean exit (code 0), not a death by signal (code 143).
+    * ``gc.freeze()`` once everything is imported: FastAPI, pydantic and prometheus_client
+      (~250k objects) live as long as the process, so they are moved out of the collector's
+      reach, and the full collections that admissions trigger (a 30-container review
+      allocates tens of thousands of objects) do not walk them each time: a pause of tens
+      of ms at p99 otherwise. Only ``run`` does it: tests that build apps or ``serve()`` a
+      server in their own process are not changed.
+    * A SIGTERM is how the kubelet stops every pod; once in-flight requests are drained,
+      that is a clean exit (code 0). uvicorn, after a graceful shutdown, restores the
+      handlers it found and raises the signal again: the one it finds is ours, which
+      ignores a SIGTERM the server has already handled, and dies by it otherwise.
     """
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        if sig == signal.SIGTERM:
-            self._captured_signals = [s for s in self._captured_signals if s != sig]
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        self.config.load()  # imports the protocol, loop and app modules before the freeze
+        gc.collect()
+        gc.freeze()
+        previous = signal.signal(signal.SIGTERM, self._after_shutdown)
+        try:
+            super().run(sockets)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    def _after_shutdown(self, sig: int, _frame: FrameType | None) -> None:
+        if not self.should_exit:  # not uvicorn's shutdown: the default, death by the signal
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
 
 
 def wait_for_files(paths: tuple[Path, ...], timeout: float, poll: float = 0.5) -> None:
@@ -73,7 +93,7 @@ def wait_for_files(paths: tuple[Path, ...], timeout: float, poll: float = 0.5) -
         missing = [p for p in paths if not p.exists()]
 
 
-def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
+def build_server(settings: Settings, config: ServeConfig) -> Server:
     """A ready-to-run uvicorn server. Raises ``CertificateError`` for a bad cert/key pair."""
     metrics = Metrics()
     reloader = None
@@ -111,4 +131,4 @@ def build_server(settings: Settings, config: ServeConfig) -> uvicorn.Server:
         timeout_keep_alive=30,
         **kwargs,
     )
-    return _Server(uv_config)
+    return Server(uv_config)

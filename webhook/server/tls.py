@@ -45,23 +45,54 @@ def _new_context(cert: Path, key: Path) -> ssl.SSLContext:
     return context
 
 
+def _element(der: bytes, at: int) -> tuple[int, int, int]:
+    """The DER element at ``at``: (tag, where its value starts, where it ends)."""
+    tag, length, at = der[at], der[at + 1], at + 2
+    if length & 0x80:  # long form: the next (length & 0x7f) bytes are the length
+        size = length & 0x7F
+        length, at = int.from_bytes(der[at : at + size], "big"), at + size
+    if at + length > len(der):
+        raise ValueError("truncated DER")
+    return tag, at, at + length
+
+
+def _validity_end(der: bytes) -> datetime:
+    """notAfter of a DER certificate (RFC 5280 4.1: Certificate, tbsCertificate, validity)."""
+    _, tbs, _ = _element(der, 0)  # Certificate ::= SEQUENCE { tbsCertificate, ... }
+    _, at, _ = _element(der, tbs)  # TBSCertificate ::= SEQUENCE { [0] version OPTIONAL,
+    tag, _, end = _element(der, at)  #   serialNumber, signature, issuer, validity, ... }
+    if tag == 0xA0:
+        at = end
+    for _ in range(3):  # serialNumber, signature, issuer
+        at = _element(der, at)[2]
+    _, at, _ = _element(der, at)  # Validity ::= SEQUENCE { notBefore, notAfter }
+    tag, start, end = _element(der, _element(der, at)[2])
+    text = der[start:end].decode("ascii")
+    if tag == 0x17:  # UTCTime YYMMDDHHMMSSZ: years 1950-2049
+        year = int(text[:2])
+        text = f"{2000 + year if year < 50 else 1900 + year}{text[2:]}"
+    elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
+        raise ValueError(f"notAfter has DER tag {tag:#x}")
+    return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+
+
 def _not_after(cert: Path) -> datetime:
-    """The certificate's notAfter, for the expiry metric.
+    """The notAfter of the file's first certificate (the served one), for the expiry metric.
 
-    Read with the certificate decoder of Python's own ssl module (the OpenSSL that serves
-    the TLS), not with ``cryptography``: importing that costs ``serve`` about 8 MB of RSS, a
-    tenth of its memory, for one date. The decoder is an underscored part of the ``_ssl``
-    extension (CPython's tests use it); should a Python version drop it, ``cryptography``
-    (a dependency anyway, for ``certs``) is the fallback. A test compares the two.
+    Read from the certificate's DER (``ssl.PEM_cert_to_DER_cert``, then the fixed path of
+    RFC 5280 to the date), not with ``cryptography``: importing that costs ``serve`` 8.4 MB of
+    RSS, a seventh of its memory, for one date. OpenSSL has already parsed the same
+    certificate when this runs (``load_cert_chain``); ``tests/unit/test_tls.py`` compares the
+    date with cryptography's.
     """
-    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
     try:
-        seconds = ssl.cert_time_to_seconds(decode(str(cert))["notAfter"])  # type: ignore[misc]
-        return datetime.fromtimestamp(seconds, UTC)
-    except (TypeError, KeyError, ValueError, ssl.SSLError):
-        from cryptography import x509
-
-        return x509.load_pem_x509_certificate(cert.read_bytes()).not_valid_after_utc
+        pem = cert.read_bytes().decode("latin-1")
+        first = pem[pem.index(ssl.PEM_HEADER) : pem.index(ssl.PEM_FOOTER) + len(ssl.PEM_FOOTER)]
+        return _validity_end(ssl.PEM_cert_to_DER_cert(first))
+    except OSError as exc:
+        raise CertificateError(f"cannot read certificate: {exc}") from None
+    except (ValueError, IndexError) as exc:
+        raise CertificateError(f"cannot read the expiry date of {cert}: {exc}") from None
 
 
 class CertificateReloader:
@@ -74,7 +105,7 @@ class CertificateReloader:
         self._on_load = on_load
         self._digest = self._read_digest()
         self._current = _new_context(self.cert, self.key)
-        self._notify()
+        self._notify(_not_after(self.cert))
         # The listening context: it answers the ClientHello, then hands over to the current one.
         self.context = _new_context(self.cert, self.key)
         self.context.sni_callback = self._select
@@ -96,9 +127,9 @@ class CertificateReloader:
             raise CertificateError(f"cannot read certificate or key: {exc}") from None
         return digest.digest()
 
-    def _notify(self) -> None:
+    def _notify(self, not_after: datetime) -> None:
         if self._on_load is not None:
-            self._on_load(_not_after(self.cert))
+            self._on_load(not_after)
 
     def reload_if_changed(self) -> bool:
         """Load the files again if their digest changed. False if unchanged or not usable."""
@@ -106,13 +137,15 @@ class CertificateReloader:
             digest = self._read_digest()
             if digest == self._digest:
                 return False
-            self._current = _new_context(self.cert, self.key)
+            context = _new_context(self.cert, self.key)
+            not_after = _not_after(self.cert)
         except CertificateError as exc:
             # Usually a half-written pair (cert renewed, key not yet): keep serving the old one.
             log.warning("certificate not reloaded, keeping the current one: %s", exc)
             return False
+        self._current = context
         self._digest = digest
-        self._notify()
+        self._notify(not_after)
         log.info("certificate reloaded from %s", self.cert)
         return True
 
