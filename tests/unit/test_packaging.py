@@ -184,7 +184,7 @@ def test_each_lock_pins_the_versions_the_tests_ran(name: str) -> None:
 
 def test_lock_tool_is_pinned() -> None:
     script = (ROOT / "scripts" / "lock.sh").read_text()
-    (version,) = re.findall(r'^uv_version="(\d+\.\d+\.\d+)"$', script, flags=re.MULTILINE)
+    assert re.search(r'^uv_version="\d+\.\d+\.\d+"$', script, flags=re.MULTILINE)
     assert '"uv==$uv_version"' in script and "--generate-hashes" in script
     for name in LOCK_NAMES:  # written by that script, which says how to refresh it
         assert "#    scripts/lock.sh\n" in (LOCKS / name).read_text(), name
@@ -274,13 +274,16 @@ def workflow(name: str) -> dict[Any, Any]:
 
 
 def step(job: dict[str, Any], text: str) -> dict[str, Any]:
-    (found,) = [s for s in job["steps"] if text in s.get("run", "") or text in s.get("uses", "")]
+    steps: list[dict[str, Any]] = job["steps"]
+    (found,) = [s for s in steps if text in s.get("run", "") or text in s.get("uses", "")]
     return found
 
 
-def bash(script: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def bash(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run a workflow step's script as the runner would (bash -e -o pipefail)."""
     return subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", script], cwd=ROOT, env={"PATH": os.environ["PATH"], **env},
+        ["bash", "-eo", "pipefail", "-c", script], cwd=ROOT,
+        env={"PATH": os.environ["PATH"], **env},
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -296,23 +299,23 @@ def test_release_runs_on_version_tags_with_least_privilege() -> None:
     assert (jobs["image"]["needs"], jobs["chart"]["needs"]) == ("test", "image")
 
 
-def test_release_refuses_a_tag_that_is_not_the_package_version(tmp_path: Path) -> None:
+def test_release_refuses_a_tag_that_is_not_the_package_version() -> None:
     test = workflow("release.yml")["jobs"]["test"]
     check = step(test, "check-tag")
     runs = [s.get("run", "") for s in test["steps"]]
     assert runs.index(check["run"]) < runs.index(step(test, "scripts/test.sh")["run"])
-    assert bash(check["run"], tmp_path, GITHUB_REF_NAME=f"v{VERSION}").returncode == 0
-    refused = bash(check["run"], tmp_path, GITHUB_REF_NAME="v99.0.0")
+    assert bash(check["run"], GITHUB_REF_NAME=f"v{VERSION}").returncode == 0
+    refused = bash(check["run"], GITHUB_REF_NAME="v99.0.0")
     assert refused.returncode == 1 and "v99.0.0" in refused.stderr
     image_check = step(test, "check-image")
-    assert bash(image_check["run"], tmp_path, GITHUB_REPOSITORY_OWNER="fork").returncode == 1
+    assert bash(image_check["run"], GITHUB_REPOSITORY_OWNER="fork").returncode == 1
 
 
 def test_release_pushes_both_platforms_under_the_charts_default_name(tmp_path: Path) -> None:
     image = workflow("release.yml")["jobs"]["image"]
     meta = step(image, "version.py image")
     out = tmp_path / "github-output"
-    ran = bash(meta["run"], tmp_path, GITHUB_OUTPUT=str(out), GITHUB_REPOSITORY_OWNER="downward-io")
+    ran = bash(meta["run"], GITHUB_OUTPUT=str(out), GITHUB_REPOSITORY_OWNER="downward-io")
     assert ran.returncode == 0, ran.stderr
     outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
     values = yaml.safe_load((CHART / "values.yaml").read_text())
