@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 # then this checkout without dependencies or build isolation (setuptools is in the lock).
 .venv/bin/python -m pip install --quiet --require-hashes -r requirements/build.lock
 .venv/bin/python -m pip install --quiet --require-hashes -r requirements/runtime.lock
+rm -rf build  # setuptools' build/lib keeps modules deleted since; they would be installed
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation .
 .venv/bin/downward-webhook certs generate --service downward-webhook --namespace downward \
   --out-dir .dev/certs

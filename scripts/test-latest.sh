@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv-latest
 .venv-latest/bin/python -m pip install --quiet --upgrade pip
 # Build isolation on purpose: the newest setuptools the build-system range allows, too.
+rm -rf build  # setuptools' build/lib keeps modules deleted since; they would be installed
 .venv-latest/bin/python -m pip install --quiet --upgrade --upgrade-strategy eager '.[test]'
 echo "== newest versions the ranges allow (pip freeze)"
 .venv-latest/bin/python -m pip freeze --exclude downward-webhook
@@ -19,5 +20,5 @@ echo "== newest versions the ranges allow (pip freeze)"
 
 .venv-latest/bin/ruff check webhook tests
 .venv-latest/bin/mypy
-.venv-latest/bin/lint-imports
+.venv-latest/bin/lint-imports --no-logo
 exec .venv-latest/bin/python -m pytest -m "not slow" "$@"

@@ -16,10 +16,11 @@ python3 -m venv .venv
 # Not editable: an editable install of this flat layout makes setuptools warn, and CI should
 # test what a user installs. The tests import the checkout (pytest runs from here), and this
 # script reinstalls on every run, so the installed copy never lags behind.
+rm -rf build  # setuptools' build/lib keeps modules deleted since; they would be installed
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation .
 ./scripts/install-tools.sh >/dev/null
 
 .venv/bin/ruff check webhook tests
 .venv/bin/mypy
-.venv/bin/lint-imports
+.venv/bin/lint-imports --no-logo
 exec .venv/bin/python -m pytest -m "not slow" "$@"
