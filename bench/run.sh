@@ -32,6 +32,7 @@ fi
 # requirements/bench.lock (scripts/lock.sh), then the product itself without dependencies.
 "$PYTHON" -m pip install -q --require-hashes -r "$ROOT/requirements/build.lock"
 "$PYTHON" -m pip install -q --require-hashes -r "$ROOT/requirements/bench.lock"
+rm -rf "$ROOT/build"  # setuptools' build/lib keeps modules deleted since
 "$PYTHON" -m pip install -q --no-deps --no-build-isolation "$ROOT"
 
 mkdir -p "$WORK"
