@@ -24,13 +24,16 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores: server on core 0, wrk on core 1" >&2; exit 1; }
-if [ ! -x "$PYTHON" ]; then  # a fresh clone: the product first, as scripts/test.sh installs it
+if [ ! -x "$PYTHON" ]; then  # a fresh clone: a venv first, as scripts/test.sh makes it
     python3 -m venv "$ROOT/.venv"
     PYTHON="$ROOT/.venv/bin/python"
-    "$PYTHON" -m pip install -q --upgrade pip
-    "$PYTHON" -m pip install -q -e "$ROOT"
 fi
-"$PYTHON" -m pip install -q -r bench/requirements.txt
+# The product's runtime pins plus the bench-only tools (bench/requirements.txt), all from
+# requirements/bench.lock (scripts/lock.sh), then the product itself without dependencies.
+"$PYTHON" -m pip install -q --require-hashes -r "$ROOT/requirements/build.lock"
+"$PYTHON" -m pip install -q --require-hashes -r "$ROOT/requirements/bench.lock"
+rm -rf "$ROOT/build"  # setuptools' build/lib keeps modules deleted since
+"$PYTHON" -m pip install -q --no-deps --no-build-isolation "$ROOT"
 
 mkdir -p "$WORK"
 echo "== pure core (bench/core_bench.py), pinned to core 0"

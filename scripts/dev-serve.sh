@@ -6,12 +6,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-fi
-# Every time: a .venv from an older checkout may lack a dependency added since.
-.venv/bin/python -m pip install --quiet -e .
+[ -x .venv/bin/python ] || python3 -m venv .venv
+# Every time: a .venv from an older checkout may lack a dependency added since. The exact
+# versions of requirements/runtime.lock (hashes checked; the same pins as the tests' lock),
+# then this checkout without dependencies or build isolation (setuptools is in the lock).
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/build.lock
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/runtime.lock
+rm -rf build  # setuptools' build/lib keeps modules deleted since; they would be installed
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation .
 .venv/bin/downward-webhook certs generate --service downward-webhook --namespace downward \
   --out-dir .dev/certs
 exec .venv/bin/downward-webhook serve --host 127.0.0.1 --port "${PORT:-8443}" \
