@@ -20,6 +20,7 @@ from webhook.core.patch import JsonPatch, render
 from webhook.core.plan import plan_injection
 from webhook.core.reasons import Finding
 from webhook.core.review import Request, encode_response, parse_review
+from webhook.core.spelling import misspelled_keys
 
 __all__ = ["MIRROR_ANNOTATION", "Decision", "Outcome", "Settings", "admit", "mutate"]
 
@@ -65,6 +66,7 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
     if MIRROR_ANNOTATION in annotations:
         return Decision("ignored")  # the kubelet's read-only mirror of a static pod
     options, findings = read_options(annotations, default_inject)
+    findings[:0] = misspelled_keys(annotations)  # every pod: typos matter most without inject
     if settings.strict and any(f.invalid for f in findings):
         return Decision("denied", findings=tuple(findings))
     if options is None:

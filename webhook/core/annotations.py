@@ -28,6 +28,7 @@ __all__ = [
     "ENV",
     "INJECT",
     "INJECTED",
+    "KNOWN_KEYS",
     "MODES",
     "PREFIX",
     "VOLUME",
@@ -48,11 +49,13 @@ DEFAULT_VOLUME_PATH = "/etc/podinfo"
 DEFAULT_VOLUME_MODE = 0o644
 DEFAULT_PORT = 8001
 
-_KNOWN_KEYS = frozenset(
+#: Every key of ours, the two the webhook writes included (``webhook.core.spelling`` reads it).
+KNOWN_KEYS = frozenset(
     PREFIX + k
     for k in (
         "inject",
         "injected",
+        "warnings",
         "containers",
         "env-prefix",
         "env-fields",
@@ -168,9 +171,6 @@ def _read_options(
     modes = parse_modes(inject, findings)
     if modes is None:
         return None, findings
-    for key in annotations:
-        if key.startswith(PREFIX) and key not in _KNOWN_KEYS:
-            findings.append(Finding.of(Reason.UNKNOWN_ANNOTATION, key=key))
     get = annotations.get
     options = Options(
         modes=modes,

@@ -31,6 +31,12 @@ class Reason(enum.Enum):
     """Stable code (metric label, docs), severity, the problem, and what the webhook did."""
 
     UNKNOWN_ANNOTATION = ("unknown-annotation", _I, "{key}: unknown annotation", "ignored")
+    MISSPELLED_ANNOTATION = (
+        "misspelled-annotation",
+        _I,
+        "{key}: unknown annotation (did you mean {meant}?)",
+        "ignored",
+    )
     UNKNOWN_MODE = (
         "unknown-mode",
         _I,
