@@ -24,10 +24,14 @@ __all__ = [
     "EnvVar",
     "GroupVersionKind",
     "GroupVersionResource",
+    "Handler",
+    "Lifecycle",
     "ObjectMeta",
     "Pod",
     "PodReviewIn",
     "PodSpec",
+    "PortAction",
+    "Probe",
     "ResourceRequirements",
     "ReviewIn",
     "Volume",
@@ -60,12 +64,42 @@ class ResourceRequirements(Struct, frozen=True, gc=False):
     limits: dict[str, Raw] | None = None
 
 
+class PortAction(Struct, frozen=True, gc=False):
+    """``httpGet``, ``tcpSocket`` or ``grpc`` of a probe or handler: only its port matters
+    (a number, or the name of a declared container port, which ``ports`` already covers)."""
+
+    port: int | str | None = None
+
+
+class Handler(Struct, frozen=True, gc=False):
+    """A probe or a lifecycle handler, for the ports it reaches on the pod's own address."""
+
+    httpGet: PortAction | None = None
+    tcpSocket: PortAction | None = None
+    grpc: PortAction | None = None
+
+
+Probe = Handler
+
+
+class Lifecycle(Struct, frozen=True, gc=False):
+    postStart: Handler | None = None
+    preStop: Handler | None = None
+
+
 class Container(Struct, frozen=True, gc=False):
     name: str
     env: list[EnvVar] | None = None
     volumeMounts: list[VolumeMount] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
+    #: Read for a ``kubectl proxy`` already there and for ``--port``-style arguments.
+    command: list[str] | None = None
+    args: list[str] | None = None
+    livenessProbe: Handler | None = None
+    readinessProbe: Handler | None = None
+    startupProbe: Handler | None = None
+    lifecycle: Lifecycle | None = None
 
 
 class Volume(Struct, frozen=True, gc=False):
@@ -80,6 +114,9 @@ class PodSpec(Struct, frozen=True, gc=False):
     volumes: list[Volume] | None = None
     hostNetwork: bool | None = None
     automountServiceAccountToken: bool | None = None
+    #: Pod-level resources (PodLevelResources): a limit here is what the Downward API reports
+    #: for a container without its own limit (Kubernetes 1.34 and later).
+    resources: ResourceRequirements | None = None
 
 
 class ObjectMeta(Struct, frozen=True, gc=False):

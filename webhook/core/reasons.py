@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Finding", "Reason", "Severity", "quote"]
+__all__ = ["Finding", "Reason", "Severity", "listing", "quote"]
 
 _MAX_QUOTED = 63
 #: Arguments that carry user-written text and are always quoted (printable, bounded).
@@ -127,7 +128,7 @@ class Reason(enum.Enum):
     ENV_CONFLICT = (
         "env-conflict",
         _N,
-        "container {container}: env var {name} already set",
+        "{containers}: {names} already set",
         "kept the pod's value",
     )
     VOLUME_CONFLICT = (
@@ -139,14 +140,20 @@ class Reason(enum.Enum):
     MOUNT_CONFLICT = (
         "mount-conflict",
         _N,
-        "container {container}: mount path {path} already in use",
+        "{containers}: mount path {path} already in use",
         "downward volume not mounted there",
+    )
+    VOLUME_NOT_MOUNTABLE = (
+        "volume-not-mountable",
+        _N,
+        "{containers}: mount path {path} already in use in every target container",
+        "downward volume not added",
     )
     NO_LIMIT = (
         "no-limit",
         _N,
-        "container {container} has no {resources} limit",
-        "the injected limit reports the node's allocatable amount",
+        "{missing}",
+        "the injected limits report the node's allocatable amount",
     )
     AMBASSADOR_HOST_NETWORK = (
         "ambassador-host-network",
@@ -164,7 +171,13 @@ class Reason(enum.Enum):
         "ambassador-port-conflict",
         _N,
         "ambassador skipped",
-        "container {container} already uses port {port}",
+        "container {container} already uses port {port} ({use})",
+    )
+    AMBASSADOR_PROXY_PRESENT = (
+        "ambassador-proxy-present",
+        _N,
+        "ambassador skipped",
+        "container {container} already runs kubectl proxy",
     )
 
     def __init__(self, code: str, severity: Severity, problem: str, outcome: str) -> None:
@@ -201,6 +214,14 @@ class Finding:
 
     def _fill(self, template: str) -> str:
         return template.format(**{k: quote(v) if k in _QUOTED_ARGS else v for k, v in self.args})
+
+
+def listing(noun: str, values: Sequence[str], limit: int = 3) -> str:
+    """``container "a"``, ``containers "a", "b"``, ``containers "a", "b", "c" and 4 more``:
+    user-written names, quoted, at most ``limit`` of them (a finding stays one short line)."""
+    shown = ", ".join(quote(v) for v in values[:limit])
+    more = f" and {len(values) - limit} more" if len(values) > limit else ""
+    return f"{noun if len(values) == 1 else noun + 's'} {shown}{more}"
 
 
 def quote(value: str) -> str:

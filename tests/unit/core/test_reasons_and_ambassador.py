@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webhook.core.ambassador import complement_regex
-from webhook.core.reasons import Finding, Reason, Severity
+from webhook.core.reasons import Finding, Reason, Severity, listing
 
 
 def test_reason_codes_are_unique_and_lowercase_kebab() -> None:
@@ -31,6 +31,11 @@ def test_every_message_is_one_printable_ascii_line_even_for_hostile_values(reaso
         annotation="downward.io/x",
         resources="cpu",
         port="1",
+        use="probe",
+        meant="downward.io/inject",
+        containers=listing("container", [hostile]),
+        names=listing("env var", [hostile]),
+        missing=listing("container", [hostile]) + " has no cpu limit",
     )
     message = finding.message
     assert message.isascii() and message.isprintable()
