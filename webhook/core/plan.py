@@ -296,9 +296,7 @@ def _env_conflicts(conflicts: dict[str, list[str]]) -> list[Finding]:
 _normpath = lru_cache(maxsize=1024)(posixpath.normpath)
 
 
-def _plan_mount(
-    target: _Target, path: str, conflicts: list[str]
-) -> tuple[JSONObject | None, bool]:
+def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[JSONObject | None, bool]:
     """(the mount to add, whether the container mounts our volume after this review)."""
     for mount in target.container.volumeMounts or ():
         if _normpath(mount.mountPath) == path:

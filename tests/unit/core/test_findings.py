@@ -123,9 +123,7 @@ def test_env_that_every_container_already_sets_differently_is_not_reported_as_in
 def test_a_kubectl_proxy_already_there_skips_the_ambassador(extra: dict[str, Any]) -> None:
     decision = review("ambassador", container("app"), container("proxy", **extra))
     assert not decision.patch
-    assert decision.warnings == [
-        'ambassador skipped; container "proxy" already runs kubectl proxy'
-    ]
+    assert decision.warnings == ['ambassador skipped; container "proxy" already runs kubectl proxy']
 
 
 def test_a_kubectl_proxy_in_an_init_container_counts_too() -> None:

@@ -98,9 +98,7 @@ def test_every_key_one_edit_away_over_the_whole_alphabet_passes_the_prefilter() 
 def test_a_typo_names_the_key_that_was_meant(key: str, meant_key: str) -> None:
     (finding,) = misspelled_keys([key])
     assert finding.reason is Reason.MISSPELLED_ANNOTATION and finding.invalid
-    assert finding.message == (
-        f'"{key}": unknown annotation (did you mean {meant_key}?); ignored'
-    )
+    assert finding.message == (f'"{key}": unknown annotation (did you mean {meant_key}?); ignored')
 
 
 def test_a_key_of_ours_far_from_every_known_key_is_unknown() -> None:
