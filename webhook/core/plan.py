@@ -127,20 +127,40 @@ def _ambassador(
 _PORT_FLAG = re.compile(r"--?[A-Za-z0-9-]*port(?:=(.*))?", re.IGNORECASE)
 
 
-def _words(container: Container) -> list[str]:
+def _words(parts: tuple[str, ...]) -> list[str]:
     """Command and args, split on blanks too (``sh -c "kubectl proxy --port=8001"``)."""
-    parts = (*(container.command or ()), *(container.args or ()))
     return [word for part in parts for word in part.split()]
 
 
-def _runs_kubectl_proxy(words: list[str]) -> bool:
+def _said(container: Container) -> tuple[str, ...]:
+    return (*(container.command or ()), *(container.args or ()))
+
+
+def _runs_kubectl_proxy(container: Container) -> bool:
+    parts = _said(container)
+    return bool(parts) and _mentions_kubectl_proxy(parts)
+
+
+@lru_cache(maxsize=1024)  # by command and args: the same for every pod of a workload
+def _mentions_kubectl_proxy(parts: tuple[str, ...]) -> bool:
+    if not any("kubectl" in part for part in parts):
+        return False
+    words = _words(parts)
     return any(
         posixpath.basename(word) == "kubectl" and "proxy" in words[i + 1 :]
         for i, word in enumerate(words)
     )
 
 
-def _arg_ports(words: list[str]) -> Iterator[int]:
+@lru_cache(maxsize=1024)
+def _arg_ports(parts: tuple[str, ...]) -> frozenset[int]:
+    """The ports named by ``--...port`` flags in command and args."""
+    if "port" not in " ".join(parts).lower():
+        return frozenset()
+    return frozenset(_flag_ports(_words(parts)))
+
+
+def _flag_ports(words: list[str]) -> Iterator[int]:
     for i, word in enumerate(words):
         match = _PORT_FLAG.fullmatch(word)
         if match is None:
@@ -150,45 +170,57 @@ def _arg_ports(words: list[str]) -> Iterator[int]:
             yield int(value)
 
 
-def _handler_ports(handler: Handler | None) -> Iterator[int]:
-    if handler is not None:
-        for action in (handler.httpGet, handler.tcpSocket, handler.grpc):
-            if action is not None and isinstance(action.port, int):
-                yield action.port
+def _handler_uses(handler: Handler | None, port: int) -> bool:
+    if handler is None:
+        return False
+    http, tcp, grpc = handler.httpGet, handler.tcpSocket, handler.grpc
+    return (
+        (http is not None and http.port == port)
+        or (tcp is not None and tcp.port == port)
+        or (grpc is not None and grpc.port == port)
+    )
 
 
-def _port_uses(container: Container, words: list[str]) -> Iterator[tuple[int, str]]:
-    """Every port the container is known to listen on, with where it was seen."""
+def _port_use(container: Container, port: int) -> str | None:
+    """Where the container is seen to listen on ``port``: ports, a probe, a handler, args."""
     for p in container.ports or ():
-        if p.containerPort is not None and p.protocol in (None, "TCP"):
-            yield p.containerPort, "ports"
-    for probe in (container.livenessProbe, container.readinessProbe, container.startupProbe):
-        yield from ((port, "probe") for port in _handler_ports(probe))
-    if container.lifecycle is not None:
-        for handler in (container.lifecycle.postStart, container.lifecycle.preStop):
-            yield from ((port, "lifecycle handler") for port in _handler_ports(handler))
-    yield from ((port, "args") for port in _arg_ports(words))
+        if p.containerPort == port and p.protocol in (None, "TCP"):
+            return "ports"
+    if (
+        _handler_uses(container.livenessProbe, port)
+        or _handler_uses(container.readinessProbe, port)
+        or _handler_uses(container.startupProbe, port)
+    ):
+        return "probe"
+    lifecycle = container.lifecycle
+    if lifecycle is not None and (
+        _handler_uses(lifecycle.postStart, port) or _handler_uses(lifecycle.preStop, port)
+    ):
+        return "lifecycle handler"
+    parts = _said(container)
+    if parts and port in _arg_ports(parts):
+        return "args"
+    return None
 
 
 def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Finding]) -> bool:
     """A container (or init container) already runs ``kubectl proxy``, or uses the port."""
-    words = [_words(c) for c in everyone]
-    for container, said in zip(everyone, words, strict=True):
-        if _runs_kubectl_proxy(said):
+    for container in everyone:
+        if _runs_kubectl_proxy(container):
             findings.append(Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name))
             return True
-    for container, said in zip(everyone, words, strict=True):
-        for used, where in _port_uses(container, said):
-            if used == port:
-                findings.append(
-                    Finding.of(
-                        Reason.AMBASSADOR_PORT_CONFLICT,
-                        container=container.name,
-                        port=str(port),
-                        use=where,
-                    )
+    for container in everyone:
+        use = _port_use(container, port)
+        if use is not None:
+            findings.append(
+                Finding.of(
+                    Reason.AMBASSADOR_PORT_CONFLICT,
+                    container=container.name,
+                    port=str(port),
+                    use=use,
                 )
-                return True
+            )
+            return True
     return False
 
 
@@ -340,6 +372,8 @@ def _pod_level_limits(spec: PodSpec) -> frozenset[str]:
 
 def _no_limit(missing: dict[str, list[str]], spec: PodSpec) -> list[Finding]:
     """One finding for the pod: which containers lack which limit, pod-level limits aside."""
+    if not any(missing.values()):
+        return []
     covered = _pod_level_limits(spec)
     groups: dict[tuple[str, ...], list[str]] = {}
     for name, kinds in missing.items():

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from functools import lru_cache
 
 from webhook.core.annotations import KNOWN_KEYS, PREFIX
 from webhook.core.reasons import Finding, Reason
@@ -35,6 +34,7 @@ __all__ = [
     "NEAR_ANY",
     "NEAR_TAIL",
     "NEAR_WA",
+    "VERDICTS",
     "distance_within",
     "meant",
     "misspelled_keys",
@@ -101,9 +101,8 @@ def meant(key: str) -> str | None:
     return best[1] if best is not None else None
 
 
-@lru_cache(maxsize=4096)
 def _verdict(key: str) -> Finding | None:
-    """The finding for one key (cached: the pods of a workload carry the same keys)."""
+    """The finding for one key."""
     if key in KNOWN_KEYS or not near(key):
         return None
     guess = meant(key)
@@ -114,11 +113,25 @@ def _verdict(key: str) -> Finding | None:
     return None
 
 
+#: The verdict per key seen: the pods of a workload carry the same keys, so the usual review
+#: costs a dict lookup per key. Bounded: emptied when full (a stream of new keys costs
+#: ``near`` per key, and a distance only for the few that pass it).
+VERDICTS: dict[str, Finding | None] = {}
+_MAX_VERDICTS = 4096
+_UNSEEN = Finding(Reason.UNKNOWN_ANNOTATION)
+
+
 def misspelled_keys(keys: Iterable[str]) -> list[Finding]:
     """A finding for every key within reach of ours that is not one of ours."""
     found = []
+    seen = VERDICTS
     for key in keys:
-        verdict = _verdict(key)
+        verdict = seen.get(key, _UNSEEN)
+        if verdict is _UNSEEN:
+            verdict = _verdict(key)
+            if len(seen) >= _MAX_VERDICTS:
+                seen.clear()
+            seen[key] = verdict
         if verdict is not None:
             found.append(verdict)
     return found
