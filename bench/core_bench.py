@@ -6,12 +6,12 @@ linearly". ``--annotations`` adds rows for a 3-container pod with 0, 10 and 200 
 unrelated annotations: ``core`` (the keys seen before, as for every pod of a workload) and
 ``spell`` (the typo check alone with its cache emptied each time: a stream of new keys).
 
-``admit`` is the whole ``webhook.core.admission.admit``, request body in, response body out (typed decode with
-its checks, the above, base64 and the response envelope); ``decode`` is the typed decode of
-the request body alone (part of ``admit``), and ``loads`` is orjson decoding it generically,
-as the ceiling server does.
+``admit`` is the whole ``webhook.core.admission.admit``, request body in, response body out
+(typed decode with its checks, the above, base64 and the response envelope); ``decode`` is the
+typed decode of the request body alone (part of ``admit``), and ``loads`` is orjson decoding
+it generically, as the ceiling server does.
 
-    python bench/core_bench.py [--json OUT] [--repeat 7]
+    python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 """
 
 from __future__ import annotations
