@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import random
 
 import pytest
 
@@ -26,6 +27,7 @@ NO_ANNOTATION_CEL = (
     "!has(object.metadata.annotations) || !('downward.io/inject' in object.metadata.annotations)"
 )
 FULLNAME = "dw-downward-webhook"
+SPELLING = "spelling.downward.io"
 
 
 def webhooks(docs: list[Doc]) -> dict[str, Doc]:
@@ -34,8 +36,11 @@ def webhooks(docs: list[Doc]) -> dict[str, Doc]:
 
 
 def excluded(entry: Doc) -> list[str]:
-    (expression,) = entry["namespaceSelector"]["matchExpressions"]
-    assert expression["key"] == "kubernetes.io/metadata.name"
+    (expression,) = [
+        e
+        for e in entry["namespaceSelector"]["matchExpressions"]
+        if e["key"] == "kubernetes.io/metadata.name"
+    ]
     assert expression["operator"] == "NotIn"
     return list(expression["values"])
 
@@ -147,6 +152,143 @@ def test_namespace_default_entry_selects_labelled_namespaces(chart: Renderer) ->
     for key in ("rules", "sideEffects", "admissionReviewVersions", "reinvocationPolicy"):
         assert entry[key] == entries["inject.downward.io"][key]
     assert "--namespace-default-inject=env,volume,ambassador" in server_args(docs)
+
+
+# ---- the typo entry ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kube_version", ["1.28", "1.35"])
+def test_the_typo_entry_sends_lookalike_keys_to_mutate_with_ignore(
+    chart: Renderer, kube_version: str
+) -> None:
+    entries = webhooks(chart.docs(kube_version=kube_version))
+    assert list(entries) == ["inject.downward.io", SPELLING]
+    main, spelling = entries["inject.downward.io"], entries[SPELLING]
+    # The Fail scope is unchanged: exactly the pods that carry downward.io/inject.
+    assert main["failurePolicy"] == "Fail"
+    assert main["matchConditions"] == [
+        {"name": "has-inject-annotation", "expression": ANNOTATION_CEL}
+    ]
+    assert spelling["failurePolicy"] == "Ignore"
+    assert spelling["clientConfig"]["service"]["path"] == "/mutate"
+    (condition,) = spelling["matchConditions"]
+    assert condition["name"] == "downward-like-key-without-inject"
+    assert condition["expression"].startswith(
+        "has(object.metadata.annotations) && "
+        "!('downward.io/inject' in object.metadata.annotations) && "
+    )
+    for key in ("rules", "sideEffects", "admissionReviewVersions", "timeoutSeconds"):
+        assert spelling[key] == main[key]
+    assert spelling["namespaceSelector"] == main["namespaceSelector"]
+
+
+def test_the_typo_entry_stays_ignore_whatever_failure_policy_says(chart: Renderer) -> None:
+    entries = webhooks(chart.docs(kube_version="1.35", sets=("webhook.failurePolicy=Fail",)))
+    assert entries["inject.downward.io"]["failurePolicy"] == "Fail"
+    assert entries[SPELLING]["failurePolicy"] == "Ignore"
+
+
+@pytest.mark.parametrize(
+    ("kube_version", "sets"),
+    [
+        ("1.27", ()),
+        ("1.35", ("webhook.matchConditions=false",)),
+        ("1.35", ("webhook.typoWarnings=false",)),
+    ],
+)
+def test_no_typo_entry_without_match_conditions_or_when_turned_off(
+    chart: Renderer, kube_version: str, sets: tuple[str, ...]
+) -> None:
+    """Without matchConditions the first entry already receives every pod (with Ignore)."""
+    assert SPELLING not in webhooks(chart.docs(kube_version=kube_version, sets=sets))
+
+
+def test_the_typo_entry_leaves_namespace_default_namespaces_to_their_entry(
+    chart: Renderer,
+) -> None:
+    docs = chart.docs(CI_DIR / "namespace-defaults-values.yaml", "1.35")
+    entry = webhooks(docs)[SPELLING]
+    assert {
+        "key": "downward.io/inject",
+        "operator": "NotIn",
+        "values": ["enabled"],
+    } in entry["namespaceSelector"]["matchExpressions"]
+    assert set(excluded(entry)) == {"kube-system", "kube-node-lease", NAMESPACE}
+
+
+def _typo_set() -> list[str]:
+    """The keys of the webhook's own tests, every known key, random two-edit typos, others."""
+    from webhook.core.annotations import KNOWN_KEYS
+
+    rng = random.Random(28)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-./_"
+    keys = [
+        *sorted(KNOWN_KEYS),
+        "downward.io/inejct",
+        "downwrd.io/inject",
+        "Downward.io/inject",
+        "downward.io/Inject",
+        "DOWNWARD.IO/anything-at-all",
+        "downward-io/containers",
+        "linkerd.io/inject",
+        "sidecar.istio.io/inject",
+        "prometheus.io/scrape",
+        "kubectl.kubernetes.io/restartedAt",
+        "software.example.com/owner",
+    ]
+    for known in sorted(KNOWN_KEYS):
+        for _ in range(25):
+            key = known
+            for _ in range(2):
+                i = rng.randrange(len(key))
+                key = rng.choice(
+                    [
+                        key[:i] + rng.choice(alphabet) + key[i + 1 :],
+                        key[:i] + key[i + 1 :],
+                        key[:i] + rng.choice(alphabet) + key[i:],
+                        key[: max(i - 1, 0)]
+                        + key[i : i + 1]
+                        + key[max(i - 1, 0) : i]
+                        + key[i + 1 :],
+                    ]
+                )
+            keys.append(key)
+    return keys
+
+
+def test_the_typo_entry_cel_sends_every_key_the_webhook_warns_about(chart: Renderer) -> None:
+    """The rendered CEL, run by cel-python, against the webhook's own verdict."""
+    import celpy
+
+    from webhook.core.annotations import KNOWN_KEYS
+    from webhook.core.spelling import misspelled_keys, near
+
+    (condition,) = webhooks(chart.docs(kube_version="1.35"))[SPELLING]["matchConditions"]
+    env = celpy.Environment()
+    program = env.program(env.compile(condition["expression"]))
+
+    def sent(annotations: dict[str, str] | None) -> bool:
+        meta = {} if annotations is None else {"annotations": annotations}
+        return bool(program.evaluate({"object": celpy.json_to_cel({"metadata": meta})}))
+
+    for key in _typo_set():
+        if misspelled_keys([key]):
+            assert sent({key: "env"}), key
+        assert sent({key: "env"}) == (key not in KNOWN_KEYS and near(key)), key
+        assert not sent({key: "env", "downward.io/inject": "env"}), key
+    assert not sent(None) and not sent({})
+
+
+def test_the_typo_entry_cel_is_made_of_the_spelling_module(chart: Renderer) -> None:
+    from webhook.core.annotations import KNOWN_KEYS
+    from webhook.core.spelling import NEAR_ANY, NEAR_TAIL, NEAR_WA
+
+    (condition,) = webhooks(chart.docs(kube_version="1.35"))[SPELLING]["matchConditions"]
+    known = ", ".join(f"'{k}'" for k in sorted(KNOWN_KEYS))
+    assert condition["expression"].endswith(
+        f"object.metadata.annotations.exists(k, !(k in [{known}]) && "
+        f"(k.matches('{NEAR_ANY}') || (k.matches('{NEAR_TAIL}') && k.matches('{NEAR_WA}'))))"
+    )
 
 
 # ---- certificate modes ---------------------------------------------------------------------
@@ -270,8 +412,8 @@ def test_provided_ca_bundle_already_in_base64_is_kept(chart: Renderer) -> None:
             f"certs.provided.caBundle={encoded.decode()}",
         )
     )
-    (entry,) = one(docs, "MutatingWebhookConfiguration")["webhooks"]
-    assert entry["clientConfig"]["caBundle"] == encoded.decode()
+    for entry in one(docs, "MutatingWebhookConfiguration")["webhooks"]:
+        assert entry["clientConfig"]["caBundle"] == encoded.decode()
 
 
 # ---- server flags --------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from webhook.core.patch import JsonPatch, render
 from webhook.core.plan import NOTHING, Plan, plan_injection, status_plan
 from webhook.core.reasons import Finding, Reason
 from webhook.core.review import Request, encode_response, parse_envelope, parse_review
+from webhook.core.spelling import misspelled_keys
 
 __all__ = ["MIRROR_ANNOTATION", "Decision", "Outcome", "Settings", "admit", "mutate"]
 
@@ -109,6 +110,16 @@ def _warnings_value(annotations: Mapping[str, str], findings: Sequence[Finding])
     return "\n".join(capped([f.message for f in _ordered(findings)]))
 
 
+def _findings_only(annotations: Mapping[str, str], findings: Sequence[Finding]) -> JsonPatch:
+    """``downward.io/warnings`` alone, for a pod that is not injected: a controller-made pod's
+    admission warnings go to its controller, so the annotation is where its team sees them
+    (``kubectl describe pod``). Nothing for a pod without findings."""
+    value = _warnings_value(annotations, findings)
+    if value is None:
+        return JsonPatch()
+    return render(Plan(has_annotations=bool(annotations)), value)
+
+
 def _stopped(pod: Pod, settings: Settings, findings: list[Finding]) -> Decision:
     """A pod over the bounds: nothing but ``downward.io/injected: none`` and the findings
     (denied in strict mode)."""
@@ -130,13 +141,14 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
         if INJECT not in annotations and default_inject is None:
             return _decision("ignored", [stop])
         return _stopped(pod, settings, [stop])
+    findings += misspelled_keys(annotations)  # every pod: typos matter most without inject
     ours = bounded_annotations(annotations, findings)
     options, read = read_options(ours, default_inject)
     findings += read
     if settings.strict and any(f.invalid for f in findings):
         return _decision("denied", findings)
-    if options is None:
-        return _decision("ignored", findings)
+    if options is None:  # not injected, yet the findings (a typo'd key) go on the pod too
+        return _decision("ignored", findings, _findings_only(annotations, findings))
     stop = over_bounds(pod.spec, settings.max_containers)
     if stop is not None:  # before any per-container work
         return _stopped(pod, settings, [*findings, stop])

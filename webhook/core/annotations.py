@@ -159,9 +159,6 @@ def _read_options(
     modes = parse_modes(inject, findings)
     if modes is None:
         return None, findings
-    for key in annotations:
-        if key.startswith(PREFIX) and key not in KNOWN_KEYS:
-            findings.append(Finding.of(Reason.UNKNOWN_ANNOTATION, key=key))
     get = annotations.get
     # In table order, which is the order of the findings.
     values = {field: parse(get(key), findings) for key, field, parse in _PARSED}

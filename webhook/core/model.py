@@ -25,6 +25,8 @@ __all__ = [
     "EnvVar",
     "GroupVersionKind",
     "GroupVersionResource",
+    "Handler",
+    "Lifecycle",
     "NodeAffinity",
     "NodeSelector",
     "NodeSelectorLabels",
@@ -37,6 +39,8 @@ __all__ = [
     "PodProbe",
     "PodReviewIn",
     "PodSpec",
+    "PortAction",
+    "Probe",
     "ResourceList",
     "ResourceRequirements",
     "ReviewIn",
@@ -90,12 +94,42 @@ class ResourceRequirements(Struct, frozen=True, gc=False):
     limits: ResourceList | None = None
 
 
+class PortAction(Struct, frozen=True, gc=False):
+    """``httpGet``, ``tcpSocket`` or ``grpc`` of a probe or handler: only its port matters
+    (a number, or the name of a declared container port, which ``ports`` already covers)."""
+
+    port: int | str | None = None
+
+
+class Handler(Struct, frozen=True, gc=False):
+    """A probe or a lifecycle handler, for the ports it reaches on the pod's own address."""
+
+    httpGet: PortAction | None = None
+    tcpSocket: PortAction | None = None
+    grpc: PortAction | None = None
+
+
+Probe = Handler
+
+
+class Lifecycle(Struct, frozen=True, gc=False):
+    postStart: Handler | None = None
+    preStop: Handler | None = None
+
+
 class Container(Struct, frozen=True, gc=False):
     name: str
     env: list[EnvVar] | None = None
     volumeMounts: list[VolumeMount] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
+    #: Read for a ``kubectl proxy`` already there and for ``--port``-style arguments.
+    command: list[str] | None = None
+    args: list[str] | None = None
+    livenessProbe: Handler | None = None
+    readinessProbe: Handler | None = None
+    startupProbe: Handler | None = None
+    lifecycle: Lifecycle | None = None
 
 
 class Volume(Struct, frozen=True, gc=False):
@@ -147,6 +181,9 @@ class PodSpec(Struct, frozen=True, gc=False):
     os: PodOS | None = None
     nodeSelector: NodeSelectorLabels | None = None
     affinity: Affinity | None = None
+    #: Pod-level resources (PodLevelResources): a limit here is what the Downward API reports
+    #: for a container without its own limit (Kubernetes 1.34 and later).
+    resources: ResourceRequirements | None = None
 
 
 class ObjectMeta(Struct, frozen=True, gc=False):

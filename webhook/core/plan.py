@@ -10,7 +10,8 @@ Nothing here reads ``metadata.name`` or ``metadata.uid``: pods made from ``gener
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from itertools import combinations
 from typing import NamedTuple
@@ -21,8 +22,8 @@ from webhook.core import ambassador as amb
 from webhook.core.annotations import Options
 from webhook.core.envvars import EnvBlock, env_block, env_source
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
-from webhook.core.model import Container, EnvVar, Pod, PodSpec
-from webhook.core.reasons import Finding, Reason
+from webhook.core.model import Container, EnvVar, Handler, Pod, PodSpec
+from webhook.core.reasons import Finding, Reason, listing
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
 from webhook.core.windows import selects_windows
 from webhook.types import JSONObject
@@ -120,15 +121,8 @@ def _ambassador(
             findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=volume.name))
             return False, None
     port = options.ambassador_port
-    for container in everyone:
-        for p in container.ports or ():
-            if p.containerPort == port and p.protocol in (None, "TCP"):
-                findings.append(
-                    Finding.of(
-                        Reason.AMBASSADOR_PORT_CONFLICT, container=container.name, port=str(port)
-                    )
-                )
-                return False, None
+    if _proxy_or_port_taken(everyone, port, findings):
+        return False, None
     own_token = spec.automountServiceAccountToken is False
     return True, _ambassador_container(
         settings, options.ambassador_image, port, options.ambassador_read_only, own_token
@@ -146,6 +140,109 @@ def _ambassador_unsupported(spec: PodSpec, settings: amb.AmbassadorSettings) -> 
     if not settings.native_sidecar and policy is not None and policy != "Always":
         return Finding.of(Reason.AMBASSADOR_NOT_ALWAYS, value=policy)
     return None
+
+
+# ---- what the pod already runs: a kubectl proxy, ports in use -------------------------------
+
+#: ``--port=N``, ``--port N``, ``--metrics-port=N``: any flag whose name ends in ``port``.
+_PORT_FLAG = re.compile(r"--?[A-Za-z0-9-]*port(?:=(.*))?", re.IGNORECASE)
+
+
+def _words(parts: tuple[str, ...]) -> list[str]:
+    """Command and args, split on blanks too (``sh -c "kubectl proxy --port=8001"``)."""
+    return [word for part in parts for word in part.split()]
+
+
+def _said(container: Container) -> tuple[str, ...]:
+    return (*(container.command or ()), *(container.args or ()))
+
+
+def _runs_kubectl_proxy(container: Container) -> bool:
+    parts = _said(container)
+    return bool(parts) and _mentions_kubectl_proxy(parts)
+
+
+@lru_cache(maxsize=1024)  # by command and args: the same for every pod of a workload
+def _mentions_kubectl_proxy(parts: tuple[str, ...]) -> bool:
+    if not any("kubectl" in part for part in parts):
+        return False
+    words = _words(parts)
+    return any(
+        posixpath.basename(word) == "kubectl" and "proxy" in words[i + 1 :]
+        for i, word in enumerate(words)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _arg_ports(parts: tuple[str, ...]) -> frozenset[int]:
+    """The ports named by ``--...port`` flags in command and args."""
+    if "port" not in " ".join(parts).lower():
+        return frozenset()
+    return frozenset(_flag_ports(_words(parts)))
+
+
+def _flag_ports(words: list[str]) -> Iterator[int]:
+    for i, word in enumerate(words):
+        match = _PORT_FLAG.fullmatch(word)
+        if match is None:
+            continue
+        value = match.group(1) if match.group(1) is not None else "".join(words[i + 1 : i + 2])
+        if value.isascii() and value.isdigit():
+            yield int(value)
+
+
+def _handler_uses(handler: Handler | None, port: int) -> bool:
+    if handler is None:
+        return False
+    http, tcp, grpc = handler.httpGet, handler.tcpSocket, handler.grpc
+    return (
+        (http is not None and http.port == port)
+        or (tcp is not None and tcp.port == port)
+        or (grpc is not None and grpc.port == port)
+    )
+
+
+def _port_use(container: Container, port: int) -> str | None:
+    """Where the container is seen to listen on ``port``: ports, a probe, a handler, args."""
+    for p in container.ports or ():
+        if p.containerPort == port and p.protocol in (None, "TCP"):
+            return "ports"
+    if (
+        _handler_uses(container.livenessProbe, port)
+        or _handler_uses(container.readinessProbe, port)
+        or _handler_uses(container.startupProbe, port)
+    ):
+        return "probe"
+    lifecycle = container.lifecycle
+    if lifecycle is not None and (
+        _handler_uses(lifecycle.postStart, port) or _handler_uses(lifecycle.preStop, port)
+    ):
+        return "lifecycle handler"
+    parts = _said(container)
+    if parts and port in _arg_ports(parts):
+        return "args"
+    return None
+
+
+def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Finding]) -> bool:
+    """A container (or init container) already runs ``kubectl proxy``, or uses the port."""
+    for container in everyone:
+        if _runs_kubectl_proxy(container):
+            findings.append(Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name))
+            return True
+    for container in everyone:
+        use = _port_use(container, port)
+        if use is not None:
+            findings.append(
+                Finding.of(
+                    Reason.AMBASSADOR_PORT_CONFLICT,
+                    container=container.name,
+                    port=str(port),
+                    use=use,
+                )
+            )
+            return True
+    return False
 
 
 class _Ambassador(NamedTuple):
@@ -208,37 +305,66 @@ def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
 
 
 def _plan_env(
-    target: _Target, env: tuple[JSONObject, ...], names: frozenset[str], findings: list[Finding]
-) -> tuple[JSONObject, ...]:
+    target: _Target,
+    env: tuple[JSONObject, ...],
+    names: frozenset[str],
+    conflicts: dict[str, list[str]],
+) -> tuple[tuple[JSONObject, ...], bool]:
+    """(the env vars to add, whether the container has one of ours after this review)."""
     name = target.container.name
     own = target.container.env
     if not own or names.isdisjoint([v.name for v in own]):
-        return env  # nothing in common: add all (the usual case)
+        return env, bool(env)  # nothing in common: add all (the usual case)
     existing = {v.name: v for v in own}
     add: list[JSONObject] = []
+    had = False
     for var in env:
         have = existing.get(var["name"])
         if have is None:
             add.append(var)
-        elif _existing_source(have, name) != env_source(
+        elif _existing_source(have, name) == env_source(
             var.get("value"), var.get("valueFrom"), name
         ):
-            findings.append(Finding.of(Reason.ENV_CONFLICT, container=name, name=var["name"]))
-    return tuple(add)
+            had = True
+        else:
+            conflicts.setdefault(name, []).append(var["name"])
+    return tuple(add), had or bool(add)
+
+
+def _env_conflicts(conflicts: dict[str, list[str]]) -> list[Finding]:
+    """One finding per set of conflicting names, listing the containers that have it."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for container, names in conflicts.items():
+        groups.setdefault(tuple(names), []).append(container)
+    return [
+        Finding.of(
+            Reason.ENV_CONFLICT,
+            containers=listing("container", containers),
+            names=listing("env var", names),
+        )
+        for names, containers in groups.items()
+    ]
 
 
 _normpath = lru_cache(maxsize=1024)(posixpath.normpath)
 
 
-def _plan_mount(target: _Target, path: str, findings: list[Finding]) -> JSONObject | None:
+def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[JSONObject | None, bool]:
+    """(the mount to add, whether the container mounts our volume after this review)."""
     for mount in target.container.volumeMounts or ():
         if _normpath(mount.mountPath) == path:
             if mount.name != VOLUME_NAME:
-                findings.append(
-                    Finding.of(Reason.MOUNT_CONFLICT, container=target.container.name, path=path)
-                )
-            return None
-    return _mount(path)
+                conflicts.append(target.container.name)
+                return None, False
+            return None, True
+    return _mount(path), True
+
+
+def _mount_conflicts(conflicts: list[str], path: str, mounted: bool) -> list[Finding]:
+    if not conflicts:
+        return []
+    reason = Reason.MOUNT_CONFLICT if mounted else Reason.VOLUME_NOT_MOUNTABLE
+    return [Finding.of(reason, containers=listing("container", conflicts), path=path)]
 
 
 _mount = lru_cache(maxsize=64)(build_mount)  # shared, like the env vars: never mutated
@@ -250,6 +376,39 @@ def _missing_limits(container: Container, kinds: Iterable[str]) -> list[str]:
     if not limits:
         return list(kinds)
     return [k for k in kinds if k not in limits]
+
+
+#: The resources a pod-level limit covers for the Downward API (PodLevelResources).
+_POD_LEVEL = ("cpu", "memory")
+
+
+def _pod_level_limits(spec: PodSpec) -> frozenset[str]:
+    limits = spec.resources.limits if spec.resources else None
+    if not limits:
+        return frozenset()
+    return frozenset(
+        k
+        for k in _POD_LEVEL
+        if k in limits and msgspec.json.decode(getattr(limits, k)) not in ("0", 0)
+    )
+
+
+def _no_limit(missing: dict[str, list[str]], spec: PodSpec) -> list[Finding]:
+    """One finding for the pod: which containers lack which limit, pod-level limits aside."""
+    if not any(missing.values()):
+        return []
+    covered = _pod_level_limits(spec)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name, kinds in missing.items():
+        lacking = tuple(k for k in dict.fromkeys(kinds) if k not in covered)
+        if lacking:
+            groups.setdefault(lacking, []).append(name)
+    parts = [
+        f"{listing('container', names)} {'has' if len(names) == 1 else 'have'}"
+        f" no {', '.join(kinds)} limit"
+        for kinds, names in groups.items()
+    ]
+    return [Finding.of(Reason.NO_LIMIT, missing="; ".join(parts))] if parts else []
 
 
 #: The volume is the same for every pod of a workload: shared, so its patch piece is too.
@@ -327,17 +486,21 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
         with_volume, volume = _volume(spec, options, targets, with_ambassador, prior, findings)
         if volume is not None:
             volumes.append(volume)
-        if with_volume:
-            applied.add(VOLUME)
-    if wants_env and targets:
-        applied.add(ENV)
 
     plans: list[ContainerPlan] = []
     # Resources whose limit a container lacks, though an env var or the volume reads it.
     missing: dict[str, list[str]] = {}
+    env_conflicts: dict[str, list[str]] = {}
+    mount_conflicts: list[str] = []
+    has_env = mounted = False
     for target in targets:
-        add_env = _plan_env(target, env, env_names, findings)
-        mount = _plan_mount(target, options.volume_path, findings) if with_volume else None
+        add_env, got_env = _plan_env(target, env, env_names, env_conflicts)
+        mount, got_mount = (
+            _plan_mount(target, options.volume_path, mount_conflicts)
+            if with_volume
+            else (None, False)
+        )
+        has_env, mounted = has_env or got_env, mounted or got_mount
         if add_env and env_limits:
             missing[target.container.name] = _missing_limits(target.container, env_limits)
         if add_env or mount:
@@ -350,16 +513,21 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
                     has_mounts=bool(target.container.volumeMounts),
                 )
             )
+    findings.extend(_env_conflicts(env_conflicts))
+    findings.extend(_mount_conflicts(mount_conflicts, options.volume_path, mounted))
+    if with_volume and not mounted:
+        volumes.clear()  # a volume that no container mounts is not added
+    if wants_env and has_env:
+        applied.add(ENV)
+    if with_volume and mounted:
+        applied.add(VOLUME)
     if volumes:
         for container in spec.containers:
             if container.name != amb.CONTAINER_NAME:
                 kinds = _missing_limits(container, ("cpu", "memory"))
                 if kinds:
                     missing.setdefault(container.name, []).extend(kinds)
-    for name, kinds in missing.items():
-        if kinds:
-            resources = ", ".join(dict.fromkeys(kinds))
-            findings.append(Finding.of(Reason.NO_LIMIT, container=name, resources=resources))
+    findings.extend(_no_limit(missing, spec))
 
     if ambassador is not None:
         volumes.extend(ambassador.volumes)

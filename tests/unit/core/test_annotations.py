@@ -52,7 +52,6 @@ def test_defaults_match_the_spec() -> None:
         ("ambassador-image", "UPPER/case", Reason.BAD_IMAGE),
         ("env-fields", "label:App.Kubernetes.io/name", Reason.BAD_FIELD_KEY),
         ("ambassador-read-only", "1", Reason.BAD_BOOLEAN),
-        ("inejct", "env", Reason.UNKNOWN_ANNOTATION),
     ],
 )
 def test_each_bad_value_gives_its_reason(key: str, value: str, reason: Reason) -> None:

@@ -134,7 +134,10 @@ def test_an_invalid_finding_is_never_cut_by_the_cap_however_many_notices_come_fi
     from webhook.core import admission
     from webhook.core.reasons import Finding, Reason
 
-    notices = [Finding.of(Reason.ENV_CONFLICT, container=f"c{i}", name="X") for i in range(25)]
+    notices = [
+        Finding.of(Reason.ENV_CONFLICT, containers=f'container "c{i}"', names='env var "X"')
+        for i in range(25)
+    ]
     bad = Finding.of(Reason.BAD_CPU_DIVISOR, value="2m")
     decision = admission._decision("injected", [*notices, bad])
     assert decision.findings[0] == bad

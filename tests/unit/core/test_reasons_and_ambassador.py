@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from webhook.core.ambassador import complement_regex
-from webhook.core.reasons import Finding, Reason, Severity
+from webhook.core.reasons import Finding, Reason, Severity, listing
 
 
 def test_reason_codes_are_unique_and_lowercase_kebab() -> None:
@@ -35,6 +35,11 @@ def test_every_message_is_one_printable_ascii_line_even_for_hostile_values(reaso
         limit="100",
         length="20000",
         how="declares (spec.os.name)",
+        use="probe",
+        meant="downward.io/inject",
+        containers=listing("container", [hostile]),
+        names=listing("env var", [hostile]),
+        missing=listing("container", [hostile]) + " has no cpu limit",
     )
     message = finding.message
     assert message.isascii() and message.isprintable()
