@@ -153,7 +153,7 @@ def test_render_reads_stdin_and_kind_list(
     import io
 
     listing = {"apiVersion": "v1", "kind": "List", "items": _workloads(TEMPLATE)[:2]}
-    monkeypatch.setattr("sys.stdin", io.StringIO(yaml.safe_dump(listing)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(yaml.safe_dump(listing).encode())))
     assert main(["render"]) == 0
     (doc,) = yaml.safe_load_all(capsys.readouterr().out)
     assert all("downward-ambassador" in json.dumps(item) for item in doc["items"])
