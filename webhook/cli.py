@@ -242,6 +242,26 @@ def _read(filename: str) -> str:
         ) from None
 
 
+def _write(pieces: list[str]) -> None:
+    """Write to stdout as bytes (CRLF kept), raising ``BrokenPipeError`` when the reader left.
+
+    On a pipe, ``os.write`` loops: one big buffered write can end short without an error.
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        fd = -1
+    for piece in pieces:
+        data = memoryview(piece.encode("utf-8"))
+        if fd < 0:
+            sys.stdout.buffer.write(data)
+            continue
+        while data:
+            data = data[os.write(fd, data) :]
+    sys.stdout.flush()
+
+
 def _report(rendered: list[Rendered]) -> int:
     """Print every finding (and denial) on stderr; 1 if one is bad, 2 if one was denied."""
     worst = 0
@@ -270,17 +290,16 @@ def _render(args: argparse.Namespace) -> int:
         return [op for result in results for op in result.operations]
 
     try:
-        output = manifests.render(text, transform)
+        output = manifests.render_pieces(text, transform)
     except manifests.BadYAML as exc:
         where = f"{name}:{exc.line}:{exc.column}" if exc.line else name
         raise UsageError(f"{where}: not YAML: {exc.problem}") from None
     except BadReview as exc:
         raise UsageError(f"{name}: {exc}") from None
     worst = _report(rendered)
+    del text
     if not args.check:
-        sys.stdout.flush()
-        sys.stdout.buffer.write(output.encode("utf-8"))
-        sys.stdout.flush()
+        _write(output)
     if worst == 2 or (worst and args.check):
         return 1
     return 0

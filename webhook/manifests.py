@@ -23,13 +23,15 @@ import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
+import msgspec
 import yaml
 
 from webhook.types import Patch
 
-__all__ = ["BadYAML", "Transform", "render"]
+__all__ = ["BadYAML", "Transform", "render", "render_pieces"]
 
 #: Given one document's object, patch it in place and return the operations applied.
 Transform = Callable[[Any], Patch]
@@ -61,13 +63,18 @@ class _Unsupported(Exception):
 
 def render(text: str, transform: Transform) -> str:
     """``text`` with ``transform`` applied to every document. Raises ``BadYAML``."""
+    return "".join(render_pieces(text, transform))
+
+
+def render_pieces(text: str, transform: Transform) -> list[str]:
+    """``render``'s text in pieces (to write them without joining a copy of it all)."""
     out: list[str] = []
     done = 0
     for start, end, replacement in _changes(text, transform):
         out += (text[done:start], replacement)
         done = end
     out.append(text[done:])
-    return "".join(out)
+    return out
 
 
 def _changes(text: str, transform: Transform) -> Iterator[tuple[int, int, str]]:
@@ -144,7 +151,24 @@ def _newline(text: str) -> str:
 
 
 def _dump(value: Any, newline: str, indent: int = 0) -> str:
-    """Block-style YAML for ``value``, every line indented by ``indent`` spaces."""
+    """Block-style YAML for ``value``, every line indented by ``indent`` spaces.
+
+    Every pod of a repository gets much the same additions, so the text is cached by the
+    value's JSON (JSON-able values only; others, like dates, are dumped each time).
+    """
+    try:
+        key = msgspec.json.encode(value)
+    except (TypeError, msgspec.EncodeError):
+        return _dump_now(value, newline, indent)
+    return _cached_dump(key, newline, indent)
+
+
+@lru_cache(maxsize=1024)
+def _cached_dump(key: bytes, newline: str, indent: int) -> str:
+    return _dump_now(msgspec.json.decode(key), newline, indent)
+
+
+def _dump_now(value: Any, newline: str, indent: int) -> str:
     dumped = yaml.dump(
         value,
         Dumper=_BlockStyleDumper,
@@ -178,13 +202,14 @@ class _New:
     """A value we add, not (yet) in the text."""
 
     value: Any
+    owned: bool = False  # a copy of the operation's value, ours to change
 
 
 @dataclass(slots=True)
 class _Edits:
     """Additions per node of the original text: new keys of mappings, items of sequences."""
 
-    keys: dict[int, tuple[yaml.MappingNode, dict[str, Any]]] = field(default_factory=dict)
+    keys: dict[int, tuple[yaml.MappingNode, dict[str, _New]]] = field(default_factory=dict)
     items: dict[int, tuple[yaml.SequenceNode, list[yaml.Node | _New]]] = field(default_factory=dict)
 
 
@@ -224,11 +249,11 @@ def _add(edits: _Edits, node: yaml.Node, tokens: list[str], value: Any) -> None:
         _, keys = edits.keys.setdefault(id(node), (node, {}))
         if _original_value(node, last) is not None:
             raise _Unsupported  # replacing a value of the text
-        keys[last] = copy.deepcopy(value)
+        keys[last] = _New(value)
     elif isinstance(node, yaml.SequenceNode) and not node.flow_style and node.value:
         items = _items(edits, node)
         index = len(items) if last == "-" else int(last)
-        items.insert(index, _New(copy.deepcopy(value)))
+        items.insert(index, _New(value))
     else:
         raise _Unsupported
 
@@ -244,12 +269,20 @@ def _child(edits: _Edits, node: yaml.Node, token: str) -> yaml.Node | _New:
             return found
         pending = edits.keys.get(id(node), (node, {}))[1]
         if token in pending:
-            return _New(pending[token])
+            return _owned(pending[token])
     elif isinstance(node, yaml.SequenceNode) and token.isdigit():
         items = _items(edits, node)
         if int(token) < len(items):
-            return items[int(token)]
+            item = items[int(token)]
+            return _owned(item) if isinstance(item, _New) else item
     raise _Unsupported
+
+
+def _owned(new: _New) -> _New:
+    """``new``, with a value of its own before something is added inside it."""
+    if not new.owned:
+        new.value, new.owned = copy.deepcopy(new.value), True
+    return new
 
 
 def _original_value(node: yaml.MappingNode, key: str) -> yaml.Node | None:
@@ -276,7 +309,7 @@ def _insertions(text: str, edits: _Edits) -> Iterator[tuple[int, int, str]]:
     for node, keys in edits.keys.values():
         if keys:
             indent = node.value[0][0].start_mark.column
-            addition = newline + _dump(keys, newline, indent)
+            addition = newline + _dump({k: v.value for k, v in keys.items()}, newline, indent)
             yield _line_end(text, node), node.start_mark.index, addition
     for sequence, items in edits.items.values():
         yield from _item_insertions(text, sequence, items, newline)

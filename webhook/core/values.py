@@ -11,8 +11,8 @@ import math
 import re
 
 __all__ = [
-    "is_image_reference",
     "image_reference",
+    "is_image_reference",
     "port",
     "positive_int",
     "positive_seconds",
@@ -44,7 +44,7 @@ _INT = re.compile(r"[0-9]{1,19}")
 
 
 def is_image_reference(text: str) -> bool:
-    """A container image reference as the kubelet pulls it: ``[host[:port]/]path[:tag][@digest]``."""
+    """An image reference as the kubelet pulls it: ``[host[:port]/]path[:tag][@digest]``."""
     return len(text) <= _MAX_IMAGE and _IMAGE.fullmatch(text) is not None
 
 

@@ -11,12 +11,12 @@ template's) reaches no pod: the API server never sends the workload to the webho
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import jsonpatch
+import msgspec
 
 from webhook.core.admission import Decision, Settings, mutate
 from webhook.core.annotations import INJECT
@@ -120,11 +120,17 @@ def inject_document(
         if decision.patch:
             # jsonpatch puts the values themselves into the document; they are shared with
             # the patch cache, so the document gets copies.
-            operations = copy.deepcopy(decision.patch.operations)
+            operations = _copy(decision.patch.operations)
             patched = jsonpatch.apply_patch(pod, operations, in_place=True)
             template["metadata"], template["spec"] = patched["metadata"], patched["spec"]
         results.append(Rendered(where, decision, pointer))
     return results + _misplaced(doc)
+
+
+def _copy(operations: Patch) -> Patch:
+    """A deep copy of JSON values, faster than ``copy.deepcopy`` (a patch is JSON)."""
+    copied: Patch = msgspec.json.decode(msgspec.json.encode(operations))
+    return copied
 
 
 def _misplaced(doc: Any) -> list[Rendered]:
