@@ -125,9 +125,46 @@ def _document(text: str, node: yaml.Node, doc: Any, operations: Patch) -> tuple[
             candidate = attempt(text, node, operations, start, end)
         except _Unsupported:
             continue
-        if _loads(candidate) == doc:
+        if _same(candidate, doc):
             return start, end, candidate
     return start, end, _dump(doc, _newline(original))
+
+
+def _same(text: str, doc: Any) -> bool:
+    """Whether ``text`` parses to ``doc``: compared node by node, else by constructing it."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return False
+    return (node is not None and _matches(node, doc)) or _loads(text) == doc
+
+
+_STR = "tag:yaml.org,2002:str"
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+def _matches(node: yaml.Node, value: Any) -> bool:
+    """A quick, strict comparison for the usual case (string keys, no merge keys)."""
+    if isinstance(node, yaml.ScalarNode):
+        if node.tag == _STR:
+            return type(value) is str and node.value == value
+        construct = _SCALARS.yaml_constructors.get(node.tag)
+        return construct is not None and bool(construct(_SCALARS, node) == value)
+    if isinstance(node, yaml.MappingNode):
+        if type(value) is not dict or len(node.value) != len(value):
+            return False
+        return all(
+            isinstance(k, yaml.ScalarNode)
+            and k.tag == _STR
+            and k.value in value
+            and _matches(v, value[k.value])
+            for k, v in node.value
+        )
+    if isinstance(node, yaml.SequenceNode):
+        if type(value) is not list or len(node.value) != len(value):
+            return False
+        return all(_matches(n, v) for n, v in zip(node.value, value, strict=True))
+    return False
 
 
 def _loads(text: str) -> Any:
