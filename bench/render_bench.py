@@ -2,7 +2,8 @@
 
 Generates N annotated Deployments (comments, a flow-style list, multi-line strings, like real
 repositories), runs ``downward-webhook render -f FILE`` as a subprocess N times over, and
-prints wall seconds and the child's peak RSS (``resource.getrusage(RUSAGE_CHILDREN)``, one
+prints wall seconds, CPU seconds (user + system: the machine may be shared) and the child's
+peak RSS (``resource.getrusage(RUSAGE_CHILDREN)``, one
 fresh ``python -c`` wrapper per run so the maximum is that run's).
 
     .venv/bin/python bench/render_bench.py --count 2000 --count 20000 [--cli PATH] [--runs 3]
@@ -61,7 +62,8 @@ _MEASURE = (
     "import resource, subprocess, sys, time; t = time.perf_counter(); "
     "r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
     "w = time.perf_counter() - t; "
-    "print(r.returncode, w, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(r.returncode, w, u.ru_utime + u.ru_stime, u.ru_maxrss)"
 )
 
 
@@ -71,18 +73,18 @@ def generate(path: Path, count: int) -> None:
             out.write(_DEPLOYMENT.format(i=i, team=i % 17))
 
 
-def measure(cli: str, path: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MB) of one ``render`` run."""
+def measure(cli: str, path: Path) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MB) of one ``render`` run."""
     done = subprocess.run(
         [sys.executable, "-c", _MEASURE, cli, "render", "-f", str(path)],
         check=True,
         capture_output=True,
         text=True,
     )
-    code, wall, rss_kb = done.stdout.split()
+    code, wall, cpu, rss_kb = done.stdout.split()
     if code != "0":
         raise SystemExit(f"render exited {code} on {path}")
-    return float(wall), int(rss_kb) / 1024
+    return float(wall), float(cpu), int(rss_kb) / 1024
 
 
 def main() -> None:
@@ -97,12 +99,11 @@ def main() -> None:
             generate(path, count)
             size = path.stat().st_size / 1e6
             runs = [measure(args.cli, path) for _ in range(args.runs)]
-            best = min(w for w, _ in runs)
-            rss = max(r for _, r in runs)
-            walls = ", ".join(f"{w:.2f}" for w, _ in runs)
+            walls = ", ".join(f"{w:.2f}" for w, _, _ in runs)
             print(
-                f"{count} Deployments ({size:.1f} MB): wall {best:.2f} s best of [{walls}], "
-                f"peak RSS {rss:.0f} MB"
+                f"{count} Deployments ({size:.1f} MB): wall {min(r[0] for r in runs):.2f} s "
+                f"best of [{walls}], CPU {min(r[1] for r in runs):.2f} s, "
+                f"peak RSS {max(r[2] for r in runs):.0f} MB"
             )
 
 
