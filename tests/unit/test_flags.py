@@ -1,4 +1,4 @@
-"""``webhook.flags`` and ``webhook.core.values``: one definition per flag, bad values in one line."""
+"""``webhook.flags`` and ``webhook.core.values``: each flag defined once, bad values in one line."""
 
 from __future__ import annotations
 

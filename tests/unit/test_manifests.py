@@ -287,3 +287,22 @@ def test_bad_yaml_says_where(text: str, where: tuple[int, int]) -> None:
     with pytest.raises(manifests.BadYAML) as exc:
         manifests.render(text, _transform)
     assert (exc.value.line, exc.value.column) == where
+
+
+def test_a_wrong_splice_is_caught_and_the_document_takes_the_round_trip(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = TRICKY["comments-everywhere"]
+    monkeypatch.setattr(manifests, "_splice", lambda *a: "kind: Wrong\n")
+    out = manifests.render(text, _transform)
+    assert list(yaml.safe_load_all(out)) == _expected(text)
+    assert "# all of it" in out  # ruamel.yaml kept the comments
+
+
+def test_when_both_ways_fail_the_patched_object_is_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = TRICKY["comments-everywhere"]
+    monkeypatch.setattr(manifests, "_splice", lambda *a: "kind: Wrong\n")
+    monkeypatch.setattr(manifests, "_round_trip", lambda *a: "kind: Wrong too\n")
+    out = manifests.render(text, _transform)
+    assert list(yaml.safe_load_all(out)) == _expected(text)
+    assert out.startswith("# head comment\n")  # outside the document's span: kept
