@@ -136,6 +136,20 @@ def test_every_flag_of_a_subcommand_is_registered_once() -> None:
         (["render", "--namespace-default-inject", "sidecar"], {}, "use env, volume"),
         (["serve", "--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
         (["certs"], {}, "required: certs_command"),
+        (
+            [
+                "certs",
+                "generate",
+                "--service",
+                "s",
+                "--namespace",
+                "n",
+                "--out-dir",
+                "/nonexistent",
+            ],
+            {"DOWNWARD_DAYS": "abc"},
+            "DOWNWARD_DAYS='abc': not a whole number",
+        ),
     ],
 )
 def test_bad_flags_and_variables_give_one_line_and_exit_2(
