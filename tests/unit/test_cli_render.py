@@ -361,8 +361,8 @@ def test_an_inject_annotation_on_the_workloads_own_metadata_is_a_finding(
     done = _cli("-f", path, "--check")
     err = done.stderr.decode()
     assert done.returncode == 1, err
-    assert f"Deployment/web: {json.dumps(key)} is on the Deployment's own metadata" in err
-    assert "move it to spec.template.metadata.annotations" in err
+    assert f"Deployment/web: {json.dumps(key)} is on the workload's own metadata" in err
+    assert "move it to the pod template's metadata.annotations" in err
     assert _cli("-f", path).returncode == 0  # a warning without --check
 
 

@@ -120,8 +120,8 @@ class Reason(enum.Enum):
     WORKLOAD_ANNOTATION = (
         "workload-annotation",
         _I,
-        "{key} is on the {kind}'s own metadata, not on its pod template",
-        "ignored (move it to {template}.metadata.annotations)",
+        "{key} is on the workload's own metadata, not on its pod template",
+        "ignored (move it to the pod template's metadata.annotations)",
     )
     NO_TARGETS = ("no-targets", _N, "no target container", "env and volume not injected")
     ENV_CONFLICT = (

@@ -88,9 +88,8 @@ def workload_findings(doc: Any, path: tuple[str, ...]) -> list[Finding]:
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if not path or not isinstance(annotations, dict):
         return []
-    kind, template = str(doc.get("kind")), ".".join(path)
     return [
-        Finding.of(Reason.WORKLOAD_ANNOTATION, key=str(key), kind=kind, template=template)
+        Finding.of(Reason.WORKLOAD_ANNOTATION, key=str(key))
         for key in annotations
         if is_misplaced_key(key)
     ]
