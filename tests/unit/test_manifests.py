@@ -1,4 +1,4 @@
-"""``webhook.manifests``: our additions spliced into the user's YAML, everything else kept.
+"""``webhook.manifests`` and ``webhook.splice``: our additions in the user's YAML, the rest kept.
 
 For every input, the output parsed equals the input parsed with the core's patch applied by
 jsonpatch (``inject_document``); unchanged documents come out byte for byte; comments stay.
@@ -293,8 +293,10 @@ def test_a_wrong_splice_is_caught_and_the_document_takes_the_round_trip(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = TRICKY["comments-everywhere"]
-    monkeypatch.setattr(manifests, "_splice", lambda *a: "kind: Wrong\n")
+    calls: list[str] = []
+    monkeypatch.setattr(manifests, "_splice", lambda *a: calls.append("splice") or "kind: Wrong\n")
     out = manifests.render(text, _transform)
+    assert calls == ["splice"]
     assert list(yaml.safe_load_all(out)) == _expected(text)
     assert "# all of it" in out  # ruamel.yaml kept the comments
 
