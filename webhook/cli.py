@@ -2,7 +2,8 @@
 
 A client of the core like the server: ``render`` calls the same ``mutate`` as ``/mutate``.
 Every flag also reads an environment variable (``DOWNWARD_<FLAG>``), so the chart can set
-them either way.
+them either way (``webhook.flags``). Exit codes: 0 ok, 1 findings (``render --check``) or a
+denial (``render --strict``), 2 bad input or usage, each error one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
 
-import yaml
-
+from webhook import flags, manifests
+from webhook.core import values
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import parse_modes
@@ -24,29 +24,15 @@ from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
 from webhook.core.keys import ALL, MODES
 from webhook.core.reasons import Finding
 from webhook.core.review import BadReview
-from webhook.core.workloads import inject_document
+from webhook.core.workloads import Rendered, inject_document
+from webhook.flags import Flag, UsageError
+from webhook.types import Patch
 
 __all__ = ["main"]
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-def _env_name(flag: str) -> str:
-    return "DOWNWARD_" + flag.upper().replace("-", "_")
-
-
-def _env(flag: str, default: Any = None) -> Any:
-    return os.environ.get(_env_name(flag), default)
-
-
-def _env_bool(flag: str, default: bool) -> bool:
-    value = _env(flag)
-    if value is None:
-        return default
-    if value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise SystemExit(f"downward-webhook: {_env_name(flag)}={value!r} is not a boolean")
+_PROG = "downward-webhook"
+_EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+_MAX_UID = 2**31 - 1
 
 
 def _package_version() -> str:
@@ -56,77 +42,143 @@ def _package_version() -> str:
         return "0.0.0+unknown"
 
 
-def _add_injection_flags(p: argparse.ArgumentParser) -> None:
-    """Flags shared by ``serve`` and ``render``: they shape what gets injected."""
-    defaults = AmbassadorSettings()
-    p.add_argument(
-        "--strict",
-        action="store_true",
-        default=_env_bool("strict", False),
-        help="deny pods with bad downward.io annotations instead of warning [DOWNWARD_STRICT]",
-    )
-    p.add_argument(
-        "--namespace-default-inject",
-        metavar="MODES",
-        default=_env("namespace-default-inject", "env,volume"),
-        help="modes for pods in namespaces labelled downward.io/inject=enabled "
-        "[DOWNWARD_NAMESPACE_DEFAULT_INJECT]",
-    )
-    p.add_argument(
-        "--ambassador-image",
-        metavar="IMAGE",
-        default=_env("ambassador-image", defaults.image),
-        help="image of the kubectl-proxy ambassador [DOWNWARD_AMBASSADOR_IMAGE]",
-    )
-    p.add_argument(
-        "--native-sidecar",
-        action=argparse.BooleanOptionalAction,
-        default=_env_bool("native-sidecar", True),
-        help="inject the ambassador as a native sidecar (Kubernetes 1.29+) "
-        "[DOWNWARD_NATIVE_SIDECAR]",
+def _modes(text: str) -> str:
+    findings: list[Finding] = []
+    if not parse_modes(text, findings) or findings:
+        raise ValueError(f"use {', '.join(MODES)} or {ALL} (comma-separated)")
+    return text.strip()
+
+
+def _uid(text: str) -> int:
+    uid = values.positive_int(text)
+    if uid > _MAX_UID:
+        raise ValueError(f"not a non-root UID (1-{_MAX_UID})")
+    return uid
+
+
+def _seconds_or_zero(text: str) -> float:
+    return 0.0 if text.strip() in ("0", "0.0") else values.positive_seconds(text)
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise ValueError("must not be empty")
+    return text
+
+
+_DEFAULTS = AmbassadorSettings()
+_RESOURCE = [
+    Flag(
+        f"ambassador-{resource}-{kind}",
+        values.quantity,
+        _DEFAULTS.resources[kind + "s"][resource],
+        f"ambassador {resource} {kind}",
+        "QUANTITY",
     )
     for resource, kind in (
         ("cpu", "request"),
         ("cpu", "limit"),
         ("memory", "request"),
         ("memory", "limit"),
-    ):
-        flag = f"ambassador-{resource}-{kind}"
-        p.add_argument(
-            f"--{flag}",
-            metavar="QUANTITY",
-            default=_env(flag, defaults.resources[kind + "s"][resource]),
-            help=f"ambassador {resource} {kind} [{_env_name(flag)}]",
-        )
-    p.add_argument(
-        "--max-containers",
-        metavar="N",
-        type=int,
-        default=int(_env("max-containers", DEFAULT_MAX_CONTAINERS)),
-        help="pods with more containers and init containers get nothing injected "
-        "[DOWNWARD_MAX_CONTAINERS]",
     )
-    p.add_argument(
-        "--ambassador-run-as-user",
-        metavar="UID",
-        type=int,
-        default=int(_env("ambassador-run-as-user", defaults.run_as_user)),
-        help="numeric non-root user of the ambassador [DOWNWARD_AMBASSADOR_RUN_AS_USER]",
-    )
+]
+#: Flags shared by ``serve`` and ``render``: they shape what gets injected.
+INJECTION_FLAGS: tuple[Flag, ...] = (
+    Flag.switch("strict", "deny pods with bad downward.io annotations instead of warning"),
+    Flag(
+        "namespace-default-inject",
+        _modes,
+        "env,volume",
+        "modes for pods without downward.io/inject in namespaces labelled "
+        "downward.io/inject=enabled",
+        "MODES",
+    ),
+    Flag(
+        "ambassador-image",
+        values.image_reference,
+        _DEFAULTS.image,
+        "image of the kubectl-proxy ambassador",
+        "IMAGE",
+    ),
+    Flag.toggle(
+        "native-sidecar",
+        "inject the ambassador as a native sidecar (Kubernetes 1.29+)",
+        default=True,
+    ),
+    *_RESOURCE,
+    Flag(
+        "max-containers",
+        values.positive_int,
+        DEFAULT_MAX_CONTAINERS,
+        "pods with more containers and init containers get nothing injected",
+        "N",
+    ),
+    Flag(
+        "ambassador-run-as-user",
+        _uid,
+        _DEFAULTS.run_as_user,
+        "numeric non-root user of the ambassador",
+        "UID",
+    ),
+)
+SERVE_FLAGS: tuple[Flag, ...] = (
+    Flag("host", _text, "0.0.0.0", "address to listen on", "HOST"),
+    Flag("port", values.port, 8443, "port to listen on", "PORT"),
+    Flag("tls-cert", _text, None, "PEM certificate (chain), reloaded when it changes", "FILE"),
+    Flag("tls-key", _text, None, "PEM private key, reloaded when it changes", "FILE"),
+    Flag(
+        "tls-wait",
+        _seconds_or_zero,
+        0.0,
+        "wait this long for missing certificate files before giving up "
+        "(the chart sets it for a first install)",
+        "SECONDS",
+    ),
+    Flag.switch("insecure-http", "DEVELOPMENT ONLY: serve plain HTTP without TLS"),
+    Flag(
+        "max-body-bytes",
+        values.positive_int,
+        3 * 1024 * 1024,
+        "larger request bodies get HTTP 413",
+        "BYTES",
+    ),
+    Flag(
+        "body-timeout",
+        values.positive_seconds,
+        10.0,
+        "seconds for a request head (else the connection is closed), then for its body "
+        "(else HTTP 408)",
+        "SECONDS",
+    ),
+    Flag(
+        "cert-reload-interval",
+        values.positive_seconds,
+        5.0,
+        "seconds between checks of the certificate files",
+        "SECONDS",
+    ),
+    Flag(
+        "graceful-timeout",
+        _seconds_or_zero,
+        20.0,
+        "seconds to finish in-flight requests after SIGTERM",
+        "SECONDS",
+    ),
+    Flag(
+        "log-level", flags.choice("debug", "info", "warning", "error"), "info", "log level", "LEVEL"
+    ),
+)
+RENDER_FLAGS: tuple[Flag, ...] = (
+    Flag.switch("check", "print warnings only; exit 1 if a downward.io annotation is bad"),
+    Flag.switch(
+        "namespace-default",
+        "treat every pod as in a namespace labelled downward.io/inject=enabled: pods without "
+        "downward.io/inject get --namespace-default-inject",
+    ),
+)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    findings: list[Finding] = []
-    modes = parse_modes(args.namespace_default_inject, findings)
-    if findings or not modes:
-        raise SystemExit(
-            f"downward-webhook: --namespace-default-inject "
-            f"{args.namespace_default_inject!r}: use {', '.join(MODES)} or {ALL}"
-        )
-    if args.max_containers < 1:
-        raise SystemExit("downward-webhook: --max-containers must be at least 1")
-    if args.ambassador_run_as_user <= 0:
-        raise SystemExit("downward-webhook: --ambassador-run-as-user must be a non-root UID")
     ambassador = AmbassadorSettings(
         image=args.ambassador_image,
         native_sidecar=args.native_sidecar,
@@ -145,16 +197,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         ambassador=ambassador,
         max_containers=args.max_containers,
     )
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not 0 < value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 3600: {text}")
-    return value
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -180,55 +222,97 @@ def _serve(args: argparse.Namespace) -> int:
     )
     try:
         server = build_server(_settings(args), config)
-    except (CertificateError, ValueError) as exc:
+    except (CertificateError, ValueError, OSError) as exc:
         print(f"downward-webhook: cannot start: {exc}", file=sys.stderr)
         return 2
     server.run()
     return 0
 
 
-class _BlockStyleDumper(yaml.SafeDumper):
-    """Writes multi-line strings (annotations, scripts) as ``|`` blocks, as people write them."""
+def _read(filename: str) -> str:
+    """The file's text (``-``: stdin), or a one-line ``UsageError``."""
+    name = "stdin" if filename == "-" else filename
+    try:
+        data = sys.stdin.buffer.read() if filename == "-" else Path(filename).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"{name}: is a directory, not a YAML file") from None
+    except PermissionError:
+        raise UsageError(f"{name}: permission denied") from None
+    except OSError as exc:
+        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise UsageError(
+            f"{name}:{line}:{column}: not UTF-8 (byte 0x{data[exc.start]:02x})"
+        ) from None
 
 
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None  # PyYAML falls back to quotes when it must
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+def _write(pieces: list[str]) -> None:
+    """Write to stdout as bytes (CRLF kept), raising ``BrokenPipeError`` when the reader left.
+
+    On a pipe, ``os.write`` loops: one big buffered write can end short without an error.
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
+        fd = -1
+    for piece in pieces:
+        data = memoryview(piece.encode("utf-8"))
+        if fd < 0:
+            sys.stdout.buffer.write(data)
+            continue
+        while data:
+            data = data[os.write(fd, data) :]
+    sys.stdout.flush()
 
 
-_BlockStyleDumper.add_representer(str, _represent_str)
+def _report(rendered: list[Rendered]) -> int:
+    """Print every finding (and denial) on stderr; 1 if one is bad, 2 if one was denied."""
+    worst = 0
+    for result in rendered:
+        decision = result.decision
+        for message in decision.warnings:
+            print(f"{result.where}: {message}", file=sys.stderr)
+        if decision.denial is not None:
+            print(f"{result.where}: {decision.denial}", file=sys.stderr)
+            worst = 2
+        elif any(f.invalid for f in decision.findings):
+            worst = max(worst, 1)
+    return worst
 
 
 def _render(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    stream: TextIO = sys.stdin if args.filename == "-" else open(args.filename)  # noqa: SIM115
-    with stream:
-        try:
-            docs = [d for d in yaml.safe_load_all(stream) if d is not None]
-        except yaml.YAMLError as exc:
-            print(
-                f"downward-webhook: {args.filename}: not YAML: {exc}".splitlines()[0],
-                file=sys.stderr,
-            )
-            return 2
-    bad = False
-    for doc in docs:
-        try:
-            results = inject_document(doc, settings)
-        except BadReview as exc:
-            print(f"downward-webhook: {args.filename}: {exc}", file=sys.stderr)
-            return 2
-        for result in results:
-            for finding in result.decision.findings:
-                bad |= finding.invalid
-                print(f"{result.where}: {finding.message}", file=sys.stderr)
-            if result.decision.outcome == "denied":
-                bad = True
+    default = settings.namespace_default_inject if args.namespace_default else None
+    text = _read(args.filename)
+    name = "stdin" if args.filename == "-" else args.filename
+    rendered: list[Rendered] = []
+
+    def transform(doc: object) -> Patch:
+        results = inject_document(doc, settings, default_inject=default)
+        rendered.extend(results)
+        return [op for result in results for op in result.operations]
+
+    try:
+        output = manifests.render_pieces(text, transform)
+    except manifests.BadYAML as exc:
+        where = f"{name}:{exc.line}:{exc.column}" if exc.line else name
+        raise UsageError(f"{where}: not YAML: {exc.problem}") from None
+    except BadReview as exc:
+        raise UsageError(f"{name}: {exc}") from None
+    worst = _report(rendered)
+    del text
     if not args.check:
-        yaml.dump_all(
-            docs, sys.stdout, Dumper=_BlockStyleDumper, sort_keys=False, default_flow_style=False
-        )
-    return 1 if bad and (args.check or args.strict) else 0
+        _write(output)
+    if worst == 2 or (worst and args.check):
+        return 1
+    return 0
 
 
 def _version(_: argparse.Namespace) -> int:
@@ -237,84 +321,19 @@ def _version(_: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="downward-webhook", description=__doc__.splitlines()[0])
+    parser = flags.Parser(prog=_PROG, description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the admission webhook server")
-    serve.add_argument("--host", default=_env("host", "0.0.0.0"), help="[DOWNWARD_HOST]")
-    serve.add_argument("--port", type=int, default=int(_env("port", 8443)), help="[DOWNWARD_PORT]")
-    serve.add_argument(
-        "--tls-cert",
-        metavar="FILE",
-        default=_env("tls-cert"),
-        help="PEM certificate (chain), reloaded when it changes [DOWNWARD_TLS_CERT]",
-    )
-    serve.add_argument(
-        "--tls-key",
-        metavar="FILE",
-        default=_env("tls-key"),
-        help="PEM private key, reloaded when it changes [DOWNWARD_TLS_KEY]",
-    )
-    serve.add_argument(
-        "--tls-wait",
-        metavar="SECONDS",
-        type=float,
-        default=float(_env("tls-wait", 0)),
-        help="wait this long for missing certificate files before giving up "
-        "(the chart sets it for a first install) [DOWNWARD_TLS_WAIT]",
-    )
-    serve.add_argument(
-        "--insecure-http",
-        action="store_true",
-        default=_env_bool("insecure-http", False),
-        help="DEVELOPMENT ONLY: serve plain HTTP without TLS [DOWNWARD_INSECURE_HTTP]",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=int(_env("max-body-bytes", 3 * 1024 * 1024)),
-        help="larger request bodies get HTTP 413 [DOWNWARD_MAX_BODY_BYTES]",
-    )
-    serve.add_argument(
-        "--body-timeout",
-        metavar="SECONDS",
-        type=_positive_seconds,
-        default=_env("body-timeout", "10"),
-        help="seconds for a request head (else the connection is closed), then for its body "
-        "(else HTTP 408) [DOWNWARD_BODY_TIMEOUT]",
-    )
-    serve.add_argument(
-        "--cert-reload-interval",
-        type=float,
-        default=float(_env("cert-reload-interval", 5)),
-        help="seconds between checks of the certificate files [DOWNWARD_CERT_RELOAD_INTERVAL]",
-    )
-    serve.add_argument(
-        "--graceful-timeout",
-        type=float,
-        default=float(_env("graceful-timeout", 20)),
-        help="seconds to finish in-flight requests after SIGTERM [DOWNWARD_GRACEFUL_TIMEOUT]",
-    )
-    serve.add_argument(
-        "--log-level",
-        default=_env("log-level", "info"),
-        choices=["debug", "info", "warning", "error"],
-        help="[DOWNWARD_LOG_LEVEL]",
-    )
-    _add_injection_flags(serve)
+    flags.add(serve, *SERVE_FLAGS, *INJECTION_FLAGS)
     serve.set_defaults(func=_serve)
 
     render = sub.add_parser("render", help="print Kubernetes YAML with the injection applied")
     render.add_argument("-f", "--filename", default="-", help="YAML file, or - for stdin")
-    render.add_argument(
-        "--check",
-        action="store_true",
-        help="print warnings only; exit 1 if a downward.io annotation is bad",
-    )
-    _add_injection_flags(render)
-    render.set_defaults(func=_render)
+    flags.add(render, *RENDER_FLAGS, *INJECTION_FLAGS)
+    render.set_defaults(func=_render, check_namespace_default=True)
 
-    certs = sub.add_parser("certs", help="certificates for the webhook")
+    certs: argparse.ArgumentParser = sub.add_parser("certs", help="certificates for the webhook")
     from webhook.certs import commands as certs_commands
 
     certs_commands.register(certs.add_subparsers(dest="certs_command", required=True))
@@ -327,9 +346,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = _parser().parse_args(argv)
-    result: int = args.func(args)
+    # A flag render cannot honour is refused, not ignored: without --namespace-default, no pod
+    # of render's input is in a namespace with the label. (The variable is ignored: serve's
+    # environment may well set it.)
+    if getattr(args, "check_namespace_default", False) and (
+        args.namespace_default_inject is not None and not args.namespace_default
+    ):
+        raise UsageError("--namespace-default-inject applies only with --namespace-default")
+    flags.resolve(args)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parse(argv)
+        result: int = args.func(args)
+    except UsageError as exc:
+        print(f"{_PROG}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (``render | head``): stop quietly, as cat and kubectl do, and
+        # point stdout at /dev/null so that Python's own flush at exit does not complain.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return _EXIT_BROKEN_PIPE
     return result
 
 

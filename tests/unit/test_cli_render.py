@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +156,7 @@ def test_render_reads_stdin_and_kind_list(
     import io
 
     listing = {"apiVersion": "v1", "kind": "List", "items": _workloads(TEMPLATE)[:2]}
-    monkeypatch.setattr("sys.stdin", io.StringIO(yaml.safe_dump(listing)))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(yaml.safe_dump(listing).encode())))
     assert main(["render"]) == 0
     (doc,) = yaml.safe_load_all(capsys.readouterr().out)
     assert all("downward-ambassador" in json.dumps(item) for item in doc["items"])
@@ -220,3 +223,151 @@ def test_render_names_the_bad_part_of_a_workload(
     assert main(["render", "-f", str(path)]) == 2
     err = capsys.readouterr().err
     assert where in err and err.count("\n") == 1
+
+
+# --- The real CLI as a subprocess: exit codes and one-line errors ------------------------------
+
+_CLI = [sys.executable, "-m", "webhook.cli", "render"]
+_DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "web"},
+    "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": TEMPLATE},
+}
+
+
+def _cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    return subprocess.run(
+        [*_CLI, *args], input=stdin, env=env, capture_output=True, timeout=60, check=False
+    )
+
+
+def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
+    path = tmp_path / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "line"),
+    [
+        (lambda t: str(t / "missing.yaml"), "missing.yaml: no such file"),
+        (lambda t: str(t), ": is a directory, not a YAML file"),
+        (lambda t: _file(t, b"kind: Pod\nx: \xff\xfe\n"), "in.yaml:2:4: not UTF-8 (byte 0xff)"),
+        (
+            lambda t: _file(t, "kind: Pod\nmetadata:\n  name: a\n b: c\n"),
+            "in.yaml:4:2: not YAML: did not find expected key",
+        ),
+        (lambda t: _file(t, "a: [1, 2\n"), "in.yaml:2:1: not YAML:"),
+        (
+            lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"spec": 1}}})),
+            None,
+        ),
+        (
+            lambda t: _file(
+                t, yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": 1}})
+            ),
+            "in.yaml: Pod/<unnamed>: Expected `array",
+        ),
+    ],
+    ids=[
+        "missing",
+        "directory",
+        "not-utf8",
+        "bad-indentation",
+        "unclosed-flow",
+        "no-pod",
+        "bad-pod",
+    ],
+)
+def test_render_errors_are_one_line_with_exit_2(
+    tmp_path: Path, make: Any, line: str | None
+) -> None:
+    done = _cli("-f", make(tmp_path))
+    err = done.stderr.decode()
+    assert "Traceback" not in err
+    if line is None:  # not a pod template at all: passed through
+        assert done.returncode == 0, err
+        return
+    assert done.returncode == 2, err
+    assert err.count("\n") == 1 and line in err, err
+    assert err.startswith("downward-webhook: ")
+    assert done.stdout == b""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_render_names_an_unreadable_file(tmp_path: Path) -> None:
+    path = _file(tmp_path, "a: b\n")
+    os.chmod(path, 0)
+    done = _cli("-f", path)
+    assert done.returncode == 2 and b"permission denied" in done.stderr
+
+
+def test_render_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    docs = yaml.safe_dump_all([_DEPLOYMENT] * 3000, sort_keys=False)
+    path = _file(tmp_path, docs)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    with (tmp_path / "stderr").open("w+b") as stderr:  # a file: a full pipe would block
+        render = subprocess.Popen(
+            [*_CLI, "-f", path], stdout=subprocess.PIPE, stderr=stderr, env=env
+        )
+        assert render.stdout is not None
+        assert render.stdout.read(10)  # like `| head -c 10`
+        render.stdout.close()
+        assert render.wait(timeout=120) == 141
+        stderr.seek(0)
+        err = stderr.read()
+    assert b"Traceback" not in err
+    assert b"Broken pipe" not in err and b"Exception ignored" not in err
+
+
+def test_render_strict_prints_the_servers_denial_and_exits_1(tmp_path: Path) -> None:
+    bad = {**TEMPLATE, "metadata": {"annotations": {"downward.io/inject": "env,sidecar"}}}
+    path = _file(tmp_path, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": bad}}))
+    done = _cli("-f", path, "--strict")
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert (
+        'Deployment/web: downward-webhook (strict mode): downward.io/inject: unknown mode "sidecar"'
+        in err
+    )
+    assert b"downward.io/injected" not in done.stdout  # denied: nothing injected
+
+
+def test_render_namespace_default_injects_pods_without_the_annotation(tmp_path: Path) -> None:
+    plain = {"metadata": {"labels": {"app": "web"}}, "spec": TEMPLATE["spec"]}
+    path = _file(tmp_path, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": plain}}))
+    assert b"downward.io/injected" not in _cli("-f", path).stdout
+    done = _cli("-f", path, "--namespace-default", "--namespace-default-inject", "volume")
+    assert done.returncode == 0
+    (doc,) = yaml.safe_load_all(done.stdout)
+    assert doc["spec"]["template"]["metadata"]["annotations"] == {"downward.io/injected": "volume"}
+    refused = _cli("-f", path, "--namespace-default-inject", "volume")
+    assert refused.returncode == 2 and b"applies only with --namespace-default" in refused.stderr
+
+
+@pytest.mark.parametrize("key", ["downward.io/inject", "Downward.io/Inject", " downward.io/inject"])
+def test_an_inject_annotation_on_the_workloads_own_metadata_is_a_finding(
+    tmp_path: Path, key: str
+) -> None:
+    plain = {"metadata": {"labels": {"app": "web"}}, "spec": TEMPLATE["spec"]}
+    deployment = {
+        **_DEPLOYMENT,
+        "metadata": {"name": "web", "annotations": {key: "env"}},
+        "spec": {"template": plain},
+    }
+    path = _file(tmp_path, yaml.safe_dump(deployment))
+    done = _cli("-f", path, "--check")
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert f"Deployment/web: {json.dumps(key)} is on the workload's own metadata" in err
+    assert "move it to the pod template's metadata.annotations" in err
+    assert _cli("-f", path).returncode == 0  # a warning without --check
+
+
+def test_the_inject_annotation_on_a_pod_is_not_misplaced(tmp_path: Path) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", **TEMPLATE["metadata"]}}
+    path = _file(tmp_path, yaml.safe_dump({**pod, "spec": TEMPLATE["spec"]}))
+    done = _cli("-f", path, "--check")
+    assert b"own metadata" not in done.stderr

@@ -100,11 +100,37 @@ def _flag(parser: argparse.ArgumentParser, flag: str, *, required: bool = False,
     """
     env = "DOWNWARD_" + flag.removeprefix("--").upper().replace("-", "_")
     fallback = kw.pop("default", None)
-    default = os.environ.get(env) or fallback
+    default = _FromEnv(env, os.environ[env]) if os.environ.get(env) else fallback
+    if "type" in kw:
+        kw["type"] = _naming_variable(kw["type"])
     help_text = f"{kw.pop('help')} (env {env}" + (f", default {default})" if default else ")")
     parser.add_argument(
         flag, default=default, required=required and default is None, help=help_text, **kw
     )
+
+
+class _FromEnv(str):
+    """A default read from an environment variable, which a bad value's error names."""
+
+    variable: str
+
+    def __new__(cls, variable: str, value: str) -> _FromEnv:
+        text = super().__new__(cls, value)
+        text.variable = variable
+        return text
+
+
+def _naming_variable(convert: Any) -> Any:
+    def checked(text: str) -> Any:
+        try:
+            return convert(text)
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            if isinstance(text, _FromEnv):
+                raise argparse.ArgumentTypeError(f"{text.variable}={str(text)!r}: {exc}") from None
+            raise
+
+    checked.__name__ = getattr(convert, "__name__", "value")
+    return checked
 
 
 def _positive_int(text: str) -> int:

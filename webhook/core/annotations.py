@@ -43,6 +43,7 @@ from webhook.core.keys import (
 )
 from webhook.core.reasons import Finding, Reason
 from webhook.core.validation import is_env_prefix
+from webhook.core.values import image_reference
 
 __all__ = [
     "ANNOTATIONS",
@@ -62,13 +63,6 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
 _QUALIFIED_NAME = re.compile(rf"(?:{_DNS_SUBDOMAIN}/)?{_NAME}")
-_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
-_IMAGE = re.compile(
-    # A first component is a registry host only with a dot, a port, or as localhost.
-    r"(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost)/)?"
-    rf"{_COMPONENT}(?:/{_COMPONENT})*"
-    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,11 +271,11 @@ def _port(value: str | None, findings: list[Finding]) -> int:
 def _image(value: str | None, findings: list[Finding]) -> str | None:
     if value is None:
         return None
-    image = value.strip()
-    if len(image) <= 512 and _IMAGE.fullmatch(image):
-        return image
-    findings.append(Finding.of(Reason.BAD_IMAGE, value=value))
-    return None
+    try:
+        return image_reference(value)
+    except ValueError:
+        findings.append(Finding.of(Reason.BAD_IMAGE, value=value))
+        return None
 
 
 def _boolean(key: str, value: str | None, findings: list[Finding]) -> bool:

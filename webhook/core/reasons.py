@@ -143,6 +143,12 @@ class Reason(enum.Enum):
         "using the default",
     )
     BAD_BOOLEAN = ("bad-boolean", _I, "{annotation}: {value} is not true or false", "using false")
+    WORKLOAD_ANNOTATION = (
+        "workload-annotation",
+        _I,
+        "{key} is on the workload's own metadata, not on its pod template",
+        "ignored (move it to the pod template's metadata.annotations)",
+    )
     NO_TARGETS = ("no-targets", _N, "no target container", "env and volume not injected")
     ENV_CONFLICT = (
         "env-conflict",

@@ -1,0 +1,172 @@
+"""``webhook.flags`` and ``webhook.core.values``: each flag defined once, bad values in one line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import pytest
+
+from webhook import flags
+from webhook.core import values
+from webhook.flags import Flag, UsageError
+
+CLI = [sys.executable, "-m", "webhook.cli"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    return subprocess.run(
+        [*CLI, *args], env={**clean, **(env or {})}, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("100m", True),
+        ("64Mi", True),
+        ("1e3", True),
+        ("0.5", True),
+        ("1.", True),
+        (".5", True),
+        ("2Gi", True),
+        ("+1k", True),
+        ("banana", False),
+        ("", False),
+        ("1.5.5", False),
+        ("10MB", False),
+        ("Mi", False),
+        ("-1", False),
+        ("1 Mi", False),
+    ],
+)
+def test_quantities_follow_kubernetes_grammar(text: str, ok: bool) -> None:
+    if ok:
+        assert values.quantity(text) == text
+    else:
+        with pytest.raises(ValueError):
+            values.quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("registry.k8s.io/kubectl:v1.35.0", True),
+        ("nginx", True),
+        ("localhost:5000/a/b@sha256:" + "a" * 64, True),
+        ("bad!!", False),
+        ("UPPER/case", False),
+        ("", False),
+    ],
+)
+def test_image_references(text: str, ok: bool) -> None:
+    assert values.is_image_reference(text) is ok
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "65536", "-1", "80.5"])
+def test_bad_ports_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        values.port(text)
+
+
+def test_a_flag_comes_from_the_command_line_then_the_environment_then_its_default() -> None:
+    parser = flags.Parser(prog="t")
+    flags.add(parser, Flag("port", values.port, 8443, "port"), Flag.switch("strict", "s"))
+    for argv, env, expected in [
+        (["--port", "1"], {"DOWNWARD_PORT": "2"}, 1),
+        ([], {"DOWNWARD_PORT": "2"}, 2),
+        ([], {"DOWNWARD_PORT": ""}, 8443),
+        ([], {}, 8443),
+    ]:
+        args = parser.parse_args(argv)
+        flags.resolve(args, env)
+        assert args.port == expected
+        assert args.strict is False
+
+
+def test_a_bad_environment_value_names_the_variable() -> None:
+    parser = flags.Parser(prog="t")
+    flags.add(parser, Flag("port", values.port, 8443, "port"))
+    args = parser.parse_args([])
+    with pytest.raises(UsageError, match=r"^DOWNWARD_PORT='abc': not a port number$"):
+        flags.resolve(args, {"DOWNWARD_PORT": "abc"})
+
+
+def test_booleans_from_the_environment() -> None:
+    parser = flags.Parser(prog="t")
+    flags.add(parser, Flag.toggle("native-sidecar", "n", default=True))
+    for raw, expected in [("false", False), ("0", False), ("yes", True), ("On", True)]:
+        args = parser.parse_args([])
+        flags.resolve(args, {"DOWNWARD_NATIVE_SIDECAR": raw})
+        assert args.native_sidecar is expected
+    with pytest.raises(UsageError, match="DOWNWARD_NATIVE_SIDECAR='maybe'"):
+        flags.resolve(parser.parse_args([]), {"DOWNWARD_NATIVE_SIDECAR": "maybe"})
+    assert parser.parse_args(["--no-native-sidecar"]).native_sidecar is False
+
+
+def test_every_flag_of_a_subcommand_is_registered_once() -> None:
+    from webhook.cli import INJECTION_FLAGS, RENDER_FLAGS, SERVE_FLAGS
+
+    for group in (SERVE_FLAGS + INJECTION_FLAGS, RENDER_FLAGS + INJECTION_FLAGS):
+        names = [f.name for f in group]
+        assert len(names) == len(set(names))
+        for flag in group:
+            if flag.default is not None and flag.kind == "value":
+                assert flag.check(str(flag.default)) == flag.default, flag.name
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "line"),
+    [
+        (["version"], {"DOWNWARD_PORT": "abc"}, None),
+        (["serve"], {"DOWNWARD_PORT": "abc"}, "downward-webhook: DOWNWARD_PORT='abc': not a port"),
+        (["serve", "--port", "abc"], {}, "argument --port: 'abc': not a port number"),
+        (["serve"], {"DOWNWARD_STRICT": "maybe"}, "DOWNWARD_STRICT='maybe': not a boolean"),
+        (["serve"], {"DOWNWARD_BODY_TIMEOUT": "0"}, "DOWNWARD_BODY_TIMEOUT='0': must be more"),
+        (["serve"], {"DOWNWARD_LOG_LEVEL": "loud"}, "DOWNWARD_LOG_LEVEL='loud': not one of"),
+        (["serve", "--ambassador-image", "bad!!"], {}, "'bad!!': not an image reference"),
+        (["serve", "--ambassador-cpu-limit", "banana"], {}, "'banana': not a Kubernetes quantity"),
+        (["render"], {"DOWNWARD_AMBASSADOR_CPU_LIMIT": "banana"}, "DOWNWARD_AMBASSADOR_CPU_LIMIT="),
+        (["render", "--ambassador-image", "bad!!"], {}, "not an image reference"),
+        (["render", "--ambassador-run-as-user", "0"], {}, "not a positive whole number"),
+        (["render", "--namespace-default-inject", "env"], {}, "applies only with"),
+        (["render", "--namespace-default-inject", "sidecar"], {}, "use env, volume"),
+        (["serve", "--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
+        (["certs"], {}, "required: certs_command"),
+        (
+            [
+                "certs",
+                "generate",
+                "--service",
+                "s",
+                "--namespace",
+                "n",
+                "--out-dir",
+                "/nonexistent",
+            ],
+            {"DOWNWARD_DAYS": "abc"},
+            "DOWNWARD_DAYS='abc': not a whole number",
+        ),
+    ],
+)
+def test_bad_flags_and_variables_give_one_line_and_exit_2(
+    args: list[str], env: dict[str, str], line: str | None
+) -> None:
+    done = _run(*args, env=env)
+    assert "Traceback" not in done.stderr
+    if line is None:
+        assert done.returncode == 0, done.stderr
+        return
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and line in done.stderr, done.stderr
+
+
+def test_usage_errors_keep_argparse_exit_code() -> None:
+    parser = flags.Parser(prog="t")
+    with pytest.raises(SystemExit) as exc:
+        parser.parse_args(["--nope"])
+    assert exc.value.code == 2
+    assert isinstance(parser, argparse.ArgumentParser)

@@ -1,0 +1,93 @@
+"""Typed values shared by the annotation parser and the command line: one definition each.
+
+Each checker takes the text as written and returns the value, or raises ``ValueError`` with a
+short reason (``not a port number``) that the caller puts after the key or variable name.
+The annotation parser turns the error into a finding; the CLI turns it into a one-line error.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "image_reference",
+    "is_image_reference",
+    "port",
+    "positive_int",
+    "positive_seconds",
+    "quantity",
+]
+
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE = re.compile(
+    # A first component is a registry host only with a dot, a port, or as localhost.
+    r"(?:(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)+(?::[0-9]+)?|[a-zA-Z0-9-]+:[0-9]+|localhost)/)?"
+    rf"{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?"
+)
+_MAX_IMAGE = 512
+
+# apimachinery's resource.Quantity (``k8s.io/apimachinery/pkg/api/resource``):
+#   <quantity> ::= <signedNumber><suffix>
+#   <number>   ::= <digits> | <digits>.<digits> | <digits>. | .<digits>
+#   <suffix>   ::= <binarySI> | <decimalExponent> | <decimalSI>
+#   binarySI: Ki Mi Gi Ti Pi Ei; decimalSI: m "" k M G T P E (its parser also takes n and u);
+#   decimalExponent: e or E followed by a signed integer.
+_QUANTITY = re.compile(
+    r"(?P<sign>[+-]?)(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?:[KMGTPE]i|[eE][+-]?[0-9]+|[numkMGTPE])?"
+)
+_MAX_QUANTITY = 64
+_PORT = re.compile(r"[0-9]{1,5}")
+_INT = re.compile(r"[0-9]{1,19}")
+
+
+def is_image_reference(text: str) -> bool:
+    """An image reference as the kubelet pulls it: ``[host[:port]/]path[:tag][@digest]``."""
+    return len(text) <= _MAX_IMAGE and _IMAGE.fullmatch(text) is not None
+
+
+def image_reference(text: str) -> str:
+    image = text.strip()
+    if not is_image_reference(image):
+        raise ValueError("not an image reference")
+    return image
+
+
+def quantity(text: str, *, negative: bool = False) -> str:
+    """A Kubernetes quantity (``100m``, ``64Mi``, ``1e3``, ``0.5``); resources are not negative."""
+    value = text.strip()
+    match = _QUANTITY.fullmatch(value) if len(value) <= _MAX_QUANTITY else None
+    if match is None:
+        raise ValueError("not a Kubernetes quantity (like 100m, 0.5, 64Mi or 1e3)")
+    if match["sign"] == "-" and not negative:
+        raise ValueError("must not be negative")
+    return value
+
+
+def port(text: str, *, low: int = 1, high: int = 65535) -> int:
+    value = text.strip()
+    if not _PORT.fullmatch(value):
+        raise ValueError("not a port number")
+    number = int(value)
+    if not low <= number <= high:
+        raise ValueError(f"not a port in {low}-{high}")
+    return number
+
+
+def positive_int(text: str) -> int:
+    value = text.strip()
+    if not _INT.fullmatch(value) or int(value) == 0:
+        raise ValueError("not a positive whole number")
+    return int(value)
+
+
+def positive_seconds(text: str, *, most: float = 3600) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("not a number of seconds") from None
+    if not (math.isfinite(value) and 0 < value <= most):
+        raise ValueError(f"must be more than 0 and at most {most:g} seconds")
+    return value
