@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from webhook.audit.kube import Cluster
@@ -29,7 +29,7 @@ _EXCLUDED = ("kube-system", "kube-node-lease")
 _KUBECONFIG = "kubeconfig file; default: in-cluster config, else $KUBECONFIG or ~/.kube/config"
 
 
-def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+def register(subparsers: Subparsers[Any]) -> None:
     """Add ``audit`` to the top-level subcommands."""
     parser = subparsers.add_parser(
         "audit",

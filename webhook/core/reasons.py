@@ -298,13 +298,14 @@ ADVICE: dict[Reason, str] = {
     _R.AMBASSADOR_NAME_CONFLICT: "Rename your container or volume, or drop the ambassador mode.",
     _R.AMBASSADOR_PORT_CONFLICT: "Set downward.io/ambassador-port to a free port.",
     _R.AMBASSADOR_PROXY_PRESENT: "Keep your proxy and drop the ambassador mode, or remove yours.",
+    _R.WORKLOAD_ANNOTATION: "Move the key to spec.template.metadata.annotations.",
     _R.TOO_MANY_CONTAINERS: "Split the pod, or raise the chart value server.maxContainers.",
     _R.BAD_CONTAINER_NAME: "Name containers with lower-case letters, digits and `-` (63 at most).",
     _R.TOO_MANY_ANNOTATIONS: "Keep the pod's annotations under 1,024 keys.",
     _R.ANNOTATIONS_TOO_LARGE: "Shrink the annotations: Kubernetes allows 256 KiB in all.",
     _R.ANNOTATION_TOO_LONG: "Shorten the value; no downward.io value needs 16 KiB.",
     _R.TOO_MANY_ENV_FIELDS: "List at most 16 env-fields entries; read the rest from the volume.",
-    _R.AMBASSADOR_WINDOWS: "Call the API server directly from Windows pods; env/volume still apply.",
+    _R.AMBASSADOR_WINDOWS: "Call the API server directly from Windows pods (env, volume apply).",
     _R.AMBASSADOR_NOT_ALWAYS: "Turn on ambassador.nativeSidecar (Kubernetes 1.29+), or drop it.",
 }
 

@@ -19,7 +19,7 @@ import jsonpatch
 import msgspec
 
 from webhook.core.admission import Decision, Settings, mutate
-from webhook.core.annotations import INJECT
+from webhook.core.keys import INJECT
 from webhook.core.reasons import Finding, Reason
 from webhook.core.review import BadReview, pod_from_object
 from webhook.types import JSONObject, Patch
