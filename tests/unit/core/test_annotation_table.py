@@ -136,7 +136,9 @@ def test_the_unknown_mode_finding_lists_every_mode() -> None:
 def _render_with_modes(tmp_path: Path, modes: str) -> int:
     pod = tmp_path / "pod.yaml"
     pod.write_text("kind: Pod\napiVersion: v1\nspec: {containers: [{name: app, image: app}]}\n")
-    return main(["render", "-f", str(pod), "--namespace-default-inject", modes])
+    return main(
+        ["render", "-f", str(pod), "--namespace-default", "--namespace-default-inject", modes]
+    )
 
 
 @pytest.mark.parametrize("modes", [*MODES, ALL, ",".join(MODES)])
@@ -147,11 +149,13 @@ def test_the_cli_accepts_every_mode_as_a_namespace_default(
 
 
 def test_the_cli_refuses_an_unknown_namespace_default_mode_naming_every_mode(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exc:
         _render_with_modes(tmp_path, "sidecar")
-    listed = str(exc.value.code).rpartition("use ")[2]
+    assert exc.value.code == 2
+    listed = capsys.readouterr().err.strip().rpartition("use ")[2]
+    listed = listed.partition(" (")[0]  # then "(comma-separated) (see ... --help)"
     assert re.split(r", | or ", listed) == [*MODES, ALL]
 
 
