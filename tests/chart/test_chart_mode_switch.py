@@ -32,6 +32,11 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 ENTRY = "inject.downward.io"
 #: Every entry the chart renders by default: each carries the caBundle.
 ENTRIES = (ENTRY, "spelling.downward.io")
+
+
+def _owned_by(manager: str) -> dict[str, set[str]]:
+    """What ``ca_bundle_managers`` reports when ``manager`` owns every entry's caBundle."""
+    return {entry: {manager} for entry in ENTRIES}
 HELM = ("helm", "Apply")  # Helm 4 creates and updates with server-side apply as `helm`
 MODES = {
     "self-signed": None,
@@ -107,7 +112,7 @@ def test_upgrades_in_self_signed_mode_leave_the_ca_bundle_to_certs_ensure(
     _helm_upgrade(apis, chart, "self-signed")
 
     assert _bundle(fake) == ca
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {FIELD_MANAGER})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by(FIELD_MANAGER)
 
 
 def test_self_signed_to_cert_manager_needs_no_flag(
@@ -121,7 +126,7 @@ def test_self_signed_to_cert_manager_needs_no_flag(
     _cainjector(apis, issuer)
 
     assert _bundle(fake) == issuer
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {"cert-manager-cainjector"})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by("cert-manager-cainjector")
 
 
 @pytest.mark.parametrize("previous", ["self-signed", "cert-manager"])
@@ -147,7 +152,7 @@ def test_switching_to_provided_conflicts_without_force_conflicts_and_works_with_
     _helm_upgrade(apis, chart, "provided", force=True)  # helm upgrade --force-conflicts
 
     assert _bundle(fake) == _provided_ca(chart)
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {"helm"})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by("helm")
 
 
 def test_provided_to_self_signed_needs_no_flag_and_certs_ensure_writes_the_new_ca(
@@ -155,14 +160,14 @@ def test_provided_to_self_signed_needs_no_flag_and_certs_ensure_writes_the_new_c
 ) -> None:
     _install(fake, chart, "provided")
     _helm_upgrade(apis, chart, "provided")  # a plain upgrade in provided mode: no conflict
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {"helm"})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by("helm")
 
     _helm_upgrade(apis, chart, "self-signed")
     assert _bundle(fake) == b""  # helm gave the field up and nobody else held it
     ca = _ensure(apis)  # the init container of the first new pod
 
     assert _bundle(fake) == ca
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {FIELD_MANAGER})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by(FIELD_MANAGER)
 
 
 def test_cert_manager_to_self_signed_keeps_trusting_the_issuers_ca_while_pods_roll(
@@ -176,7 +181,7 @@ def test_cert_manager_to_self_signed_keeps_trusting_the_issuers_ca_while_pods_ro
     ca = _ensure(apis)
 
     assert _bundle(fake) == ca + issuer
-    assert fake.ca_bundle_managers(FULLNAME) == dict.fromkeys(ENTRIES, {FIELD_MANAGER})
+    assert fake.ca_bundle_managers(FULLNAME) == _owned_by(FIELD_MANAGER)
 
 
 def test_provided_to_cert_manager_needs_no_flag(
