@@ -19,6 +19,8 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from webhook.certs.kube import one_line, status_message
+
 __all__ = ["PAGE_SIZE", "AuditError", "Cluster", "NotFound", "PodPage", "connect"]
 
 PAGE_SIZE = 500
@@ -146,32 +148,18 @@ def _raw(what: str, method: Callable[..., Any], *args: object, **kwargs: Any) ->
             raise NotFound(what) from None
         _api_error(what, exc)
     except urllib3.exceptions.HTTPError as exc:
-        raise AuditError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
+        raise AuditError(f"{what}: cannot reach the API server: {one_line(str(exc))}") from None
     data: bytes = response.data
     return data
 
 
 def _api_error(what: str, exc: ApiException) -> NoReturn:
     if exc.status == 0:  # the client's own failure (TLS), no HTTP status
-        raise AuditError(f"{what}: cannot reach the API server: {_one_line(str(exc.reason))}")
-    message = _one_line(_status_message(exc.body) or str(exc.reason or ""))
+        raise AuditError(f"{what}: cannot reach the API server: {one_line(str(exc.reason))}")
+    message = one_line(status_message(exc.body) or str(exc.reason or ""))
     hint = ""
     if exc.status in (401, 403):
         hint = " (check the RBAC of the user or ServiceAccount)"
     elif exc.status == 410:
         hint = " (the list took longer than the API server keeps its snapshot; run it again)"
     raise AuditError(f"{what}: HTTP {exc.status}: {message}{hint}")
-
-
-def _status_message(body: Any) -> str:
-    """The ``message`` of a Kubernetes ``Status`` response body, if there is one."""
-    try:
-        status = json.loads(body)
-    except (TypeError, ValueError):
-        return ""
-    message = status.get("message", "") if isinstance(status, dict) else ""
-    return message if isinstance(message, str) else ""
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -31,6 +31,8 @@ __all__ = [
     "apply",
     "call",
     "connect",
+    "one_line",
+    "status_message",
 ]
 
 REQUEST_TIMEOUT = 10.0
@@ -80,7 +82,7 @@ def connect(kubeconfig: str | None = None) -> KubeApis:
     try:
         return KubeApis.from_api_client(_api_client(kubeconfig))
     except (config.ConfigException, OSError, ValueError) as exc:
-        raise CertsError(f"cannot load Kubernetes credentials: {_one_line(str(exc))}") from None
+        raise CertsError(f"cannot load Kubernetes credentials: {one_line(str(exc))}") from None
 
 
 def _api_client(kubeconfig: str | None) -> client.ApiClient:
@@ -114,7 +116,7 @@ def call(what: str, method: Callable[..., _T], *args: object, **kwargs: object) 
             raise Conflict(what) from None
         _raise_api_error(what, exc)
     except urllib3.exceptions.HTTPError as exc:
-        raise KubeApiError(f"{what}: cannot reach the API server: {_one_line(str(exc))}") from None
+        raise KubeApiError(f"{what}: cannot reach the API server: {one_line(str(exc))}") from None
 
 
 def apply(what: str, patch: Callable[..., _T], name: str, body: dict[str, Any]) -> _T:
@@ -133,12 +135,12 @@ def apply(what: str, patch: Callable[..., _T], name: str, body: dict[str, Any]) 
 
 
 def _raise_api_error(what: str, exc: ApiException) -> NoReturn:
-    message = _one_line(_status_message(exc.body) or str(exc.reason or ""))
+    message = one_line(status_message(exc.body) or str(exc.reason or ""))
     hint = " (check the ServiceAccount's RBAC)" if exc.status in (401, 403) else ""
     raise KubeApiError(f"{what}: HTTP {exc.status}: {message}{hint}") from None
 
 
-def _status_message(body: Any) -> str:
+def status_message(body: Any) -> str:
     """The ``message`` of a Kubernetes ``Status`` response body, if there is one."""
     try:
         status = json.loads(body)
@@ -148,5 +150,6 @@ def _status_message(body: Any) -> str:
     return message if isinstance(message, str) else ""
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of white space one blank (for one-line errors)."""
     return " ".join(text.split())
