@@ -21,7 +21,8 @@ import pytest
 from kubernetes import client
 
 from tests.chart.rendering import CI_DIR, NAMESPACE, Doc, Renderer, one
-from tests.fakes.kube_api import APPLY_PATCH, FakeKubeApi, api_client_for, serve
+from tests.fakes.kube_api import APPLY_PATCH, FakeKubeApi
+from tests.support.fake_clients import kube_apis
 from webhook.certs.ensure import EnsureTarget, KubeApis, ensure_certificates
 from webhook.certs.generate import generate_bundle
 from webhook.certs.kube import FIELD_MANAGER
@@ -52,10 +53,8 @@ def fake() -> FakeKubeApi:
 
 @pytest.fixture
 def apis(fake: FakeKubeApi) -> Iterator[KubeApis]:
-    with serve(fake) as url:
-        apis = KubeApis.from_api_client(api_client_for(url))
+    with kube_apis(fake) as apis:
         yield apis
-        apis.close()
 
 
 def _config(chart: Renderer, mode: str) -> Doc:

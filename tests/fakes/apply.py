@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tests.fakes.http import merge
+
 __all__ = [
     "Manager",
     "Owners",
@@ -54,21 +56,13 @@ def apply_webhook_config(
         if target is None:
             target = merged_hooks[hook["name"]] = {"name": hook["name"]}
             merged.setdefault("webhooks", []).append(target)
-        _merge(target, hook)
+        merge(target, hook)
         if "caBundle" in (hook.get("clientConfig") or {}):
             applied[hook["name"]] = hook["clientConfig"]["caBundle"]
     conflicts = _conflicts(current, applied, owners, manager) if not force else []
     if conflicts:
         return conflicts
     return merged, _applied_owners(merged, current, applied, owners, (manager, "Apply"))
-
-
-def _merge(target: Obj, patch: Obj) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 def _ca_bundles(obj: Obj) -> dict[str, str]:

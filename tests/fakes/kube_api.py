@@ -29,20 +29,20 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import itertools
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import yaml
-from kubernetes import client
 
+from tests.fakes import http
 from tests.fakes.apply import (
     Owners,
     apply_webhook_config,
@@ -50,11 +50,9 @@ from tests.fakes.apply import (
     managed_fields,
     updated_owners,
 )
+from tests.fakes.http import Obj, Response, api_client_for, split_url, status_object
 
 __all__ = ["FakeKubeApi", "api_client_for", "serve", "status_object"]
-
-Obj = dict[str, Any]
-Response = tuple[int, Obj]
 
 SECRETS = "secrets"
 WEBHOOK_CONFIGS = "mutatingwebhookconfigurations"
@@ -63,16 +61,6 @@ _SECRET_PATH = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/secrets(?:/(?P<nam
 _MWC_PATH = re.compile(
     r"^/apis/admissionregistration\.k8s\.io/v1/mutatingwebhookconfigurations/(?P<name>[^/]+)$"
 )
-_REASONS = {
-    400: "BadRequest",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    500: "InternalError",
-}
 _VERBS = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 APPLY_PATCH = "application/apply-patch+yaml"
 SEED_MANAGER = ("fake-seed", "Update")  # owner of a caBundle stored by put_webhook_config
@@ -90,19 +78,6 @@ class Request:
     query: dict[str, str]
     content_type: str = "application/json"
     user_agent: str = ""
-
-
-def status_object(code: int, message: str, reason: str | None = None) -> Obj:
-    """A ``metav1.Status`` failure body, as the API server sends with every error."""
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason or _REASONS.get(code, "Unknown"),
-        "code": code,
-    }
 
 
 @dataclass
@@ -467,71 +442,24 @@ def _is_base64(value: Any) -> bool:
     return True
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeKubeApi  # set on a per-server subclass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        url = urlsplit(self.path)
-        request = Request(
-            query={k: v[-1] for k, v in parse_qs(url.query).items()},
-            content_type=self.headers.get("Content-Type") or "",
-            user_agent=self.headers.get("User-Agent") or "",
-        )
-        try:  # an apply patch is YAML (JSON is YAML); everything else JSON
-            yaml_body = request.content_type.startswith(APPLY_PATCH)
-            body = (yaml.safe_load(raw) if yaml_body else json.loads(raw)) if raw else None
-        except (ValueError, yaml.YAMLError):
-            code, payload = 400, status_object(400, "request body is not JSON (or YAML)")
-        else:
-            code, payload = self.fake.handle(self.command, url.path, body, request)
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 
 
-@contextmanager
-def serve(fake: FakeKubeApi) -> Iterator[str]:
-    """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    handler = type("FakeKubeApiHandler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.02,), name="fake-kube-api", daemon=True
+def _respond(fake: FakeKubeApi, method: str, url: str, headers: Message, raw: bytes) -> Response:
+    path, query = split_url(url)
+    request = Request(
+        query=query,
+        content_type=headers.get("Content-Type") or "",
+        user_agent=headers.get("User-Agent") or "",
     )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    try:  # an apply patch is YAML (JSON is YAML); everything else JSON
+        yaml_body = request.content_type.startswith(APPLY_PATCH)
+        body = (yaml.safe_load(raw) if yaml_body else json.loads(raw)) if raw else None
+    except (ValueError, yaml.YAMLError):
+        return 400, status_object(400, "request body is not JSON (or YAML)")
+    return fake.handle(method, path, body, request)
 
 
-def api_client_for(url: str) -> client.ApiClient:
-    """A real ``kubernetes`` ApiClient that talks to the fake at ``url`` (close it after use)."""
-    configuration = client.Configuration(host=url)
-    configuration.retries = False  # a fake that errs should fail the test at once
-    return client.ApiClient(configuration)
+def serve(fake: FakeKubeApi) -> AbstractContextManager[str]:
+    """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+    return http.serve(functools.partial(_respond, fake), _METHODS, "fake-kube-api")

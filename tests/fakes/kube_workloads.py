@@ -15,29 +15,27 @@ the real request/response path of the audit. It keeps, in memory:
 
 Every request is recorded (method, path, query). Tests can make the next matching requests
 fail with a status (403, 500...). Errors are ``metav1.Status`` bodies, made by
-``tests.fakes.kube_api.status_object``.
+``tests.fakes.http.status_object``; the server thread and the JSON answers are
+``tests/fakes/http.py``'s, shared with ``kube_api.py``.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.kube_api import api_client_for, status_object
+from tests.fakes import http
+from tests.fakes.http import Obj, Response, api_client_for, merge, split_url, status_object
 
 __all__ = ["FakeWorkloads", "Patch", "Request", "api_client_for", "serve"]
-
-Obj = dict[str, Any]
-Response = tuple[int, Obj]
 
 _GROUPS = {
     "replicasets": "apps/v1",
@@ -118,13 +116,12 @@ class FakeWorkloads:
     # --- serving --------------------------------------------------------------------------
 
     def handle(self, method: str, url: str, content_type: str, body: Obj | None) -> Response:
-        parts = urlsplit(url)
-        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        path, query = split_url(url)
         with self._lock:
-            self.requests.append(Request(method, parts.path, query))
-        route = _route(parts.path)
+            self.requests.append(Request(method, path, query))
+        route = _route(path)
         if route is None:
-            return 404, status_object(404, f"the server could not find the path {parts.path}")
+            return 404, status_object(404, f"the server could not find the path {path}")
         resource, namespace, name = route
         failed = self._failure(method, resource, name)
         if failed is not None:
@@ -184,16 +181,8 @@ class FakeWorkloads:
         if key not in self.objects:
             return 404, status_object(404, f'{resource} "{name}" not found')
         self.patches.append(Patch(resource, ns, name, content_type, copy.deepcopy(body)))
-        _merge(self.objects[key], body)
+        merge(self.objects[key], body)
         return 200, copy.deepcopy(self.objects[key])
-
-
-def _merge(target: Obj, patch: Obj) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(target.get(key), dict):
-            _merge(target[key], value)
-        else:
-            target[key] = copy.deepcopy(value)
 
 
 def _route(path: str) -> tuple[str, str | None, str | None] | None:
@@ -206,50 +195,14 @@ def _route(path: str) -> tuple[str, str | None, str | None] | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    fake: FakeWorkloads  # set on a per-server subclass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            code, payload = 400, status_object(400, "request body is not JSON")
-        else:
-            content_type = self.headers.get("Content-Type") or ""
-            code, payload = self.fake.handle(self.command, self.path, content_type, body)
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # keep test output clean
-
-
-@contextmanager
-def serve(fake: FakeWorkloads) -> Iterator[str]:
-    """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    handler = type("FakeWorkloadsHandler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, args=(0.02,), name="fake-workloads", daemon=True
-    )
-    thread.start()
+def _respond(fake: FakeWorkloads, method: str, url: str, headers: Message, raw: bytes) -> Response:
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        assert not thread.is_alive(), "the fake API server thread did not stop"
+        body = json.loads(raw) if raw else None
+    except ValueError:
+        return 400, status_object(400, "request body is not JSON")
+    return fake.handle(method, url, headers.get("Content-Type") or "", body)
+
+
+def serve(fake: FakeWorkloads) -> AbstractContextManager[str]:
+    """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
+    return http.serve(functools.partial(_respond, fake), ("GET", "PATCH"), "fake-workloads")

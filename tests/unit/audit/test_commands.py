@@ -20,33 +20,13 @@ from typing import Any
 import pytest
 
 from tests.fakes.kube_workloads import FakeWorkloads, serve
+from tests.support.fake_clients import write_kubeconfig
 from tests.unit.audit.pods import Obj, injected, pod
 from webhook import cli
 from webhook.audit.restart import restarted_at
 
 ASKS = {"downward.io/inject": "env"}
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-
-
-def kubeconfig_text(url: str) -> str:
-    return f"""\
-apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {url}
-users:
-- name: fake
-  user:
-    token: not-a-real-token
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: fake
-current-context: fake
-"""
 
 
 @pytest.fixture
@@ -57,9 +37,7 @@ def fake() -> FakeWorkloads:
 @pytest.fixture
 def kubeconfig(fake: FakeWorkloads, tmp_path: Path) -> Iterator[Path]:
     with serve(fake) as url:
-        path = tmp_path / "kubeconfig"
-        path.write_text(kubeconfig_text(url))
-        yield path
+        yield write_kubeconfig(tmp_path, url)
 
 
 def run(kubeconfig: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -311,8 +289,7 @@ def test_an_unreachable_api_server_exits_2_with_one_line(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    path = tmp_path / "kubeconfig"
-    path.write_text(kubeconfig_text(f"http://127.0.0.1:{port}"))
+    path = write_kubeconfig(tmp_path, f"http://127.0.0.1:{port}")
 
     code, out, err = run(path, capsys)
 

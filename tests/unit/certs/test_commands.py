@@ -17,6 +17,7 @@ import pytest
 from cryptography import x509
 
 from tests.fakes.kube_api import SECRETS, FakeKubeApi, serve
+from tests.support.fake_clients import write_kubeconfig
 from webhook.certs import commands
 from webhook.certs.generate import dns_names
 from webhook.certs.pem import not_after
@@ -125,30 +126,7 @@ def test_certs_generate_into_a_file_path_fails_with_one_line(
 @pytest.fixture
 def kubeconfig(fake: FakeKubeApi, tmp_path: Path) -> Iterator[Path]:
     with serve(fake) as url:
-        path = tmp_path / "kubeconfig"
-        path.write_text(_kubeconfig(url))
-        yield path
-
-
-def _kubeconfig(url: str) -> str:
-    return f"""\
-apiVersion: v1
-kind: Config
-clusters:
-- name: fake
-  cluster:
-    server: {url}
-users:
-- name: fake
-  user:
-    token: not-a-real-token
-contexts:
-- name: fake
-  context:
-    cluster: fake
-    user: fake
-current-context: fake
-"""
+        yield write_kubeconfig(tmp_path, url)
 
 
 def _ensure_argv(kubeconfig: Path, *extra: str) -> list[str]:

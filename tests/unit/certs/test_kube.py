@@ -14,16 +14,15 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from tests.fakes.kube_api import WEBHOOK_CONFIGS, FakeKubeApi, api_client_for, serve
+from tests.fakes.kube_api import WEBHOOK_CONFIGS, FakeKubeApi
+from tests.support.fake_clients import kube_apis
 from webhook.certs.kube import APPLY_PATCH, FIELD_MANAGER, KubeApis, apply
 
 
 @pytest.fixture
 def apis(fake: FakeKubeApi) -> Iterator[KubeApis]:
-    with serve(fake) as url:
-        apis = KubeApis.from_api_client(api_client_for(url))
+    with kube_apis(fake) as apis:
         yield apis
-        apis.close()
 
 
 def test_the_generated_patch_method_takes_content_type_field_manager_and_force() -> None:

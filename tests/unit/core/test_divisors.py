@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from tests.support.kube import validation_errors
+from tests.unit.core.units import CPU_UNITS, MEMORY_UNITS
 from webhook.core.divisors import CPU_DIVISORS, DEFAULT_CPU, DEFAULT_MEMORY, MEMORY_DIVISORS
 
 
 def test_cpu_divisors_are_millicores_and_cores() -> None:
-    assert {q: d.unit for q, d in CPU_DIVISORS.items()} == {"1m": "MILLICORES", "1": "CORES"}
+    assert {q: d.unit for q, d in CPU_DIVISORS.items()} == CPU_UNITS
 
 
 def test_memory_divisors_are_the_documented_binary_and_decimal_powers() -> None:
-    assert {q: d.unit for q, d in MEMORY_DIVISORS.items()} == {
-        "1": "BYTES",
-        "1Ki": "KIBIBYTES",
-        "1Mi": "MEBIBYTES",
-        "1Gi": "GIBIBYTES",
-        "1k": "KILOBYTES",
-        "1M": "MEGABYTES",
-        "1G": "GIGABYTES",
-    }
+    assert {q: d.unit for q, d in MEMORY_DIVISORS.items()} == MEMORY_UNITS
 
 
 def test_each_divisor_is_keyed_by_its_own_canonical_quantity() -> None:

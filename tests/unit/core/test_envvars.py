@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.kube import validation_errors
+from tests.unit.core.units import CPU_UNITS, MEMORY_UNITS
 from webhook.core.divisors import CPU_DIVISORS, DEFAULT_CPU, DEFAULT_MEMORY, MEMORY_DIVISORS
 from webhook.core.envvars import (
     CATALOG,
@@ -68,23 +69,11 @@ def _resource_cases() -> list[tuple[str, str]]:
     return cases
 
 
-UNITS = {
-    "1m": "MILLICORES",
-    "1": None,  # CORES for cpu, BYTES for memory
-    "1Ki": "KIBIBYTES",
-    "1Mi": "MEBIBYTES",
-    "1Gi": "GIBIBYTES",
-    "1k": "KILOBYTES",
-    "1M": "MEGABYTES",
-    "1G": "GIGABYTES",
-}
-
-
 @pytest.mark.parametrize(("key", "quantity"), _resource_cases())
 def test_a_resource_env_var_names_the_unit_of_its_divisor(key: str, quantity: str) -> None:
     base, resource = DOCUMENTED[key]
     cpu = resource.endswith("cpu")
-    unit = UNITS[quantity] or ("CORES" if cpu else "BYTES")
+    unit = (CPU_UNITS if cpu else MEMORY_UNITS)[quantity]
     divisors = (
         (CPU_DIVISORS[quantity], DEFAULT_MEMORY)
         if cpu
