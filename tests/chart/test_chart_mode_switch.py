@@ -38,6 +38,8 @@ ENTRIES = (ENTRY, "spelling.downward.io")
 def _owned_by(manager: str) -> dict[str, set[str]]:
     """What ``ca_bundle_managers`` reports when ``manager`` owns every entry's caBundle."""
     return {entry: {manager} for entry in ENTRIES}
+
+
 HELM = ("helm", "Apply")  # Helm 4 creates and updates with server-side apply as `helm`
 MODES = {
     "self-signed": None,

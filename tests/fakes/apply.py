@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from tests.fakes.http import merge
+from tests.fakes.loopback import merge
 
 __all__ = [
     "Manager",

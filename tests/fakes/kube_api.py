@@ -42,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from tests.fakes import http
+from tests.fakes import loopback
 from tests.fakes.apply import (
     Owners,
     apply_webhook_config,
@@ -50,7 +50,7 @@ from tests.fakes.apply import (
     managed_fields,
     updated_owners,
 )
-from tests.fakes.http import Obj, Response, api_client_for, split_url, status_object
+from tests.fakes.loopback import Obj, Response, api_client_for, split_url, status_object
 
 __all__ = ["FakeKubeApi", "api_client_for", "serve", "status_object"]
 
@@ -462,4 +462,4 @@ def _respond(fake: FakeKubeApi, method: str, url: str, headers: Message, raw: by
 
 def serve(fake: FakeKubeApi) -> AbstractContextManager[str]:
     """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    return http.serve(functools.partial(_respond, fake), _METHODS, "fake-kube-api")
+    return loopback.serve(functools.partial(_respond, fake), _METHODS, "fake-kube-api")

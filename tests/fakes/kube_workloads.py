@@ -15,8 +15,8 @@ the real request/response path of the audit. It keeps, in memory:
 
 Every request is recorded (method, path, query). Tests can make the next matching requests
 fail with a status (403, 500...). Errors are ``metav1.Status`` bodies, made by
-``tests.fakes.http.status_object``; the server thread and the JSON answers are
-``tests/fakes/http.py``'s, shared with ``kube_api.py``.
+``tests.fakes.loopback.status_object``; the server thread and the JSON answers are
+``tests/fakes/loopback.py``'s, shared with ``kube_api.py``.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 
-from tests.fakes import http
-from tests.fakes.http import Obj, Response, api_client_for, merge, split_url, status_object
+from tests.fakes import loopback
+from tests.fakes.loopback import Obj, Response, api_client_for, merge, split_url, status_object
 
 __all__ = ["FakeWorkloads", "Patch", "Request", "api_client_for", "serve"]
 
@@ -205,4 +205,4 @@ def _respond(fake: FakeWorkloads, method: str, url: str, headers: Message, raw: 
 
 def serve(fake: FakeWorkloads) -> AbstractContextManager[str]:
     """Serve ``fake`` on 127.0.0.1 (a free port) in a thread; yield its base URL."""
-    return http.serve(functools.partial(_respond, fake), ("GET", "PATCH"), "fake-workloads")
+    return loopback.serve(functools.partial(_respond, fake), ("GET", "PATCH"), "fake-workloads")
