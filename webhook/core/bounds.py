@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
+from webhook.core.ambassador import CONTAINER_NAME
 from webhook.core.annotations import Options
 from webhook.core.keys import PREFIX
 from webhook.core.model import OurAnnotations, PodSpec, our_annotations_decoder, pod_probe_decoder
@@ -104,13 +105,22 @@ def bounded_options(options: Options, findings: list[Finding]) -> Options:
 def over_bounds(spec: PodSpec, max_containers: int) -> Finding | None:
     """The finding that stops all injection into this pod, if any; cheap (no per-container
     work beyond a name check, and none at all over the cap)."""
-    count = len(spec.containers) + len(spec.initContainers or ())
+    count = len(spec.containers) + len(spec.initContainers or ()) - _ours(spec)
     if count > max_containers:
         return Finding.of(Reason.TOO_MANY_CONTAINERS, count=str(count), limit=str(max_containers))
     for container in (*spec.containers, *(spec.initContainers or ())):
         if not is_dns1123_label(container.name):
             return Finding.of(Reason.BAD_CONTAINER_NAME, name=container.name)
     return None
+
+
+def _ours(spec: PodSpec) -> int:
+    """Our ambassador, where we put it (last container, or first init container as a native
+    sidecar): not counted, so that a pod at the cap stays under it when reviewed again
+    (``reinvocationPolicy: IfNeeded``) and a re-review stays ``[]``."""
+    last = spec.containers[-1].name if spec.containers else None
+    inits = spec.initContainers
+    return (last == CONTAINER_NAME) + bool(inits and inits[0].name == CONTAINER_NAME)
 
 
 def capped(lines: Sequence[str], limit: int = MAX_WARNINGS) -> list[str]:
