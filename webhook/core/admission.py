@@ -28,7 +28,7 @@ from webhook.core.bounds import (
     over_annotation_bounds,
     over_bounds,
 )
-from webhook.core.keys import INJECT, WARNINGS
+from webhook.core.keys import INJECT, INJECTED, WARNINGS
 from webhook.core.model import Pod
 from webhook.core.patch import JsonPatch, render
 from webhook.core.plan import NOTHING, Plan, plan_injection, status_plan
@@ -149,7 +149,7 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
         return _decision("denied", findings)
     if options is None:  # not injected, yet the findings (a typo'd key) go on the pod too
         return _decision("ignored", findings, _findings_only(annotations, findings))
-    stop = over_bounds(pod.spec, settings.max_containers)
+    stop = over_bounds(pod.spec, settings.max_containers, annotations.get(INJECTED))
     if stop is not None:  # before any per-container work
         return _stopped(pod, settings, [*findings, stop])
     options = bounded_options(options, findings)

@@ -23,6 +23,7 @@ __all__ = [
     "build_container",
     "build_volumes",
     "complement_regex",
+    "proxy_command",
 ]
 
 CONTAINER_NAME = "downward-ambassador"
@@ -69,7 +70,8 @@ def complement_regex(allowed: Iterable[str]) -> str:
 _READ_ONLY_REJECT = complement_regex(_SAFE_METHODS)
 
 
-def _command(port: int, read_only: bool) -> list[str]:
+def proxy_command(port: int, read_only: bool) -> list[str]:
+    """The ambassador's ``kubectl proxy`` command line (also how a re-review knows it)."""
     command = [
         "kubectl",
         "proxy",
@@ -110,7 +112,7 @@ def build_container(
     container: JSONObject = {
         "name": CONTAINER_NAME,
         "image": image or settings.image,
-        "command": _command(port, read_only),
+        "command": proxy_command(port, read_only),
         "env": [
             {"name": "HOME", "value": _TMP_PATH},
             {"name": "KUBECACHEDIR", "value": f"{_TMP_PATH}/.kube/cache"},

@@ -22,7 +22,7 @@ import msgspec
 
 from webhook.core.ambassador import CONTAINER_NAME
 from webhook.core.annotations import Options
-from webhook.core.keys import PREFIX
+from webhook.core.keys import AMBASSADOR, PREFIX
 from webhook.core.model import OurAnnotations, PodSpec, our_annotations_decoder, pod_probe_decoder
 from webhook.core.reasons import Finding, Reason
 from webhook.core.validation import is_dns1123_label
@@ -102,10 +102,10 @@ def bounded_options(options: Options, findings: list[Finding]) -> Options:
     return dataclasses.replace(options, env_fields=options.env_fields[:MAX_ENV_FIELDS])
 
 
-def over_bounds(spec: PodSpec, max_containers: int) -> Finding | None:
+def over_bounds(spec: PodSpec, max_containers: int, injected: str | None = None) -> Finding | None:
     """The finding that stops all injection into this pod, if any; cheap (no per-container
     work beyond a name check, and none at all over the cap)."""
-    count = len(spec.containers) + len(spec.initContainers or ()) - _ours(spec)
+    count = len(spec.containers) + len(spec.initContainers or ()) - _ours(spec, injected)
     if count > max_containers:
         return Finding.of(Reason.TOO_MANY_CONTAINERS, count=str(count), limit=str(max_containers))
     for container in (*spec.containers, *(spec.initContainers or ())):
@@ -114,10 +114,13 @@ def over_bounds(spec: PodSpec, max_containers: int) -> Finding | None:
     return None
 
 
-def _ours(spec: PodSpec) -> int:
+def _ours(spec: PodSpec, injected: str | None) -> int:
     """Our ambassador, where we put it (last container, or first init container as a native
-    sidecar): not counted, so that a pod at the cap stays under it when reviewed again
-    (``reinvocationPolicy: IfNeeded``) and a re-review stays ``[]``."""
+    sidecar) on a pod whose ``downward.io/injected`` says we did: not counted, so that a pod
+    at the cap stays under it when reviewed again (``reinvocationPolicy: IfNeeded``) and a
+    re-review stays ``[]``. A container of the user's that has the name is counted."""
+    if injected is None or AMBASSADOR not in (m.strip() for m in injected.split(",")):
+        return 0
     last = spec.containers[-1].name if spec.containers else None
     inits = spec.initContainers
     return (last == CONTAINER_NAME) + bool(inits and inits[0].name == CONTAINER_NAME)
