@@ -15,14 +15,11 @@ from typing import Literal
 import msgspec
 
 from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import read_options
 from webhook.core.bounds import (
     DEFAULT_MAX_CONTAINERS,
     MAX_ANNOTATIONS,
     MAX_WARNINGS,
     PROBE_BYTES,
-    bounded_annotations,
-    bounded_options,
     capped,
     crowded_annotations,
     over_annotation_bounds,
@@ -33,8 +30,8 @@ from webhook.core.model import Pod
 from webhook.core.patch import JsonPatch, render
 from webhook.core.plan import NOTHING, Plan, plan_injection, status_plan
 from webhook.core.reasons import Finding, Reason
+from webhook.core.recipe import recipe
 from webhook.core.review import Request, encode_response, parse_envelope, parse_review
-from webhook.core.spelling import misspelled_keys
 
 __all__ = ["MIRROR_ANNOTATION", "Decision", "Outcome", "Settings", "admit", "mutate"]
 
@@ -45,7 +42,7 @@ Outcome = Literal["injected", "unchanged", "ignored", "denied"]
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Cluster-wide settings: server flags and chart values."""
+    """Cluster-wide settings: server flags and chart values (immutable, hashable)."""
 
     strict: bool = False
     namespace_default_inject: str = "env,volume"
@@ -135,25 +132,22 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
     annotations = pod.metadata.annotations or {}
     if MIRROR_ANNOTATION in annotations:
         return Decision("ignored")  # the kubelet's read-only mirror of a static pod
-    findings: list[Finding] = []
     stop = over_annotation_bounds(annotations)
     if stop is not None:  # before any per-key work
         if INJECT not in annotations and default_inject is None:
             return _decision("ignored", [stop])
         return _stopped(pod, settings, [stop])
-    findings += misspelled_keys(annotations)  # every pod: typos matter most without inject
-    ours = bounded_annotations(annotations, findings)
-    options, read = read_options(ours, default_inject)
-    findings += read
-    if settings.strict and any(f.invalid for f in findings):
+    # What the annotations alone decide: typos, bad values, the options, the pieces.
+    made = recipe(annotations, default_inject, settings.ambassador)
+    findings = list(made.findings)
+    if settings.strict and made.invalid:
         return _decision("denied", findings)
-    if options is None:  # not injected, yet the findings (a typo'd key) go on the pod too
+    if made.kit is None:  # not injected, yet the findings (a typo'd key) go on the pod too
         return _decision("ignored", findings, _findings_only(annotations, findings))
     stop = over_bounds(pod.spec, settings.max_containers, annotations.get(INJECTED))
     if stop is not None:  # before any per-container work
         return _stopped(pod, settings, [*findings, stop])
-    options = bounded_options(options, findings)
-    plan = plan_injection(pod, options, settings.ambassador)
+    plan = plan_injection(pod, made.kit)
     findings += plan.findings
     if settings.strict and any(f.invalid for f in findings):
         return _decision("denied", findings)

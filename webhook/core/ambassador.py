@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from webhook.types import JSONObject
 
@@ -37,7 +38,12 @@ _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 @dataclass(frozen=True, slots=True)
 class AmbassadorSettings:
-    """Cluster-wide ambassador settings (server flags, set by the chart)."""
+    """Cluster-wide ambassador settings (server flags, set by the chart).
+
+    Immutable and hashable, as the key of the recipes made under them (``webhook.core.recipe``):
+    ``resources`` is copied into read-only mappings, and left out of the hash (equal settings
+    still hash equal; unequal ones rarely differ in their resources alone).
+    """
 
     image: str = "registry.k8s.io/kubectl:v1.35.0"
     native_sidecar: bool = True
@@ -46,8 +52,13 @@ class AmbassadorSettings:
         default_factory=lambda: {
             "requests": {"cpu": "10m", "memory": "32Mi"},
             "limits": {"cpu": "100m", "memory": "64Mi"},
-        }
+        },
+        hash=False,
     )
+
+    def __post_init__(self) -> None:
+        frozen = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.resources.items()})
+        object.__setattr__(self, "resources", frozen)
 
 
 def complement_regex(allowed: Iterable[str]) -> str:

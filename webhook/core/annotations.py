@@ -15,7 +15,6 @@ import posixpath
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from webhook.core.divisors import (
@@ -111,41 +110,7 @@ def read_options(
     annotations: Mapping[str, str], default_inject: str | None = None
 ) -> tuple[Options | None, list[Finding]]:
     """Options for a pod, or ``None`` when it is not to be injected (absent or opted out).
-
-    Cached per set of ``downward.io/*`` annotations (every pod of a workload has the same),
-    when they are short enough that the cache stays small; ``Options`` and ``Finding`` are
-    frozen, and each caller gets its own list of findings.
-    """
-    ours = tuple((k, v) for k, v in annotations.items() if k.startswith(PREFIX))
-    if _cacheable(ours):
-        options, findings = _cached_options(ours, default_inject)
-        return options, list(findings)
-    return _read_options(dict(ours), default_inject)
-
-
-_CACHEABLE_CHARS = 1024
-
-
-def _cacheable(items: tuple[tuple[str, object], ...]) -> bool:
-    size = 0
-    for key, value in items:
-        if not isinstance(value, str):
-            return False
-        size += len(key) + len(value)
-    return size <= _CACHEABLE_CHARS
-
-
-@lru_cache(maxsize=512)
-def _cached_options(
-    ours: tuple[tuple[str, str], ...], default_inject: str | None
-) -> tuple[Options | None, tuple[Finding, ...]]:
-    options, findings = _read_options(dict(ours), default_inject)
-    return options, tuple(findings)
-
-
-def _read_options(
-    annotations: Mapping[str, str], default_inject: str | None
-) -> tuple[Options | None, list[Finding]]:
+    Not cached: the admission path reads them once per recipe (``webhook.core.recipe``)."""
     findings: list[Finding] = []
     inject = annotations.get(INJECT, default_inject)
     if inject is None:

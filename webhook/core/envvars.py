@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
 from webhook.core.divisors import Divisor
@@ -131,13 +130,12 @@ class EnvBlock(NamedTuple):
     names: frozenset[str]
 
 
-@lru_cache(maxsize=256)
 def env_block(
     fields: tuple[EnvField, ...], prefix: str, cpu: Divisor, memory: Divisor, api_port: int | None
 ) -> EnvBlock:
     """The env vars for ``fields`` (the first of a repeated name wins), then
-    ``KUBERNETES_API_URL`` when the ambassador listens on ``api_port``. Cached: the dicts are
-    shared between containers and reviews, and nothing downstream changes them."""
+    ``KUBERNETES_API_URL`` when the ambassador listens on ``api_port``. Made once per set of
+    options (``webhook.core.pieces.Kit``): the dicts are shared, and nothing changes them."""
     pairs = build_env(fields, prefix, cpu, memory)
     seen: set[str] = set()
     env: list[JSONObject] = []

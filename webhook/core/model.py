@@ -15,6 +15,8 @@ Field names follow the Kubernetes JSON names. Structs are frozen: planning only 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import msgspec
 from msgspec import Raw, Struct
 
@@ -85,8 +87,15 @@ class ResourceList(Struct, frozen=True, gc=False):
         value = getattr(self, kind.replace("-", "_"), None)
         return isinstance(value, Raw) and bool(value)
 
+    def lacking(self, kinds: Iterable[str]) -> list[str]:
+        """The ones of ``kinds`` (``cpu``, ``memory``, ``ephemeral-storage``) not here."""
+        return [k for k in kinds if not getattr(self, _FIELDS[k])]
+
     def __bool__(self) -> bool:
         return bool(self.cpu or self.memory or self.ephemeral_storage)
+
+
+_FIELDS = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage"}
 
 
 class ResourceRequirements(Struct, frozen=True, gc=False):

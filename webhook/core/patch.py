@@ -1,4 +1,4 @@
-"""Patch: turn a ``Plan`` into RFC 6902 operations, as data and as JSON.
+"""Patch: turn a ``Plan`` into RFC 6902 operations, as JSON.
 
 The API server applies the patch with evanphx/json-patch, which will not append to a list
 that is not there: objects arrive without empty fields, so a missing ``env``, ``volumeMounts``,
@@ -7,26 +7,25 @@ Every operation is an ``add``; an unchanged pod gives an empty patch. Injected e
 inserted at the front, one index after another, so a user's later ``$(POD_NAME)`` can refer
 to them.
 
-A patch is made of pieces: the operations for one thing (a container's env vars, its mount,
-the volumes, the ambassador), each with its JSON encoded once. The planner hands out the same
-(cached) values for every pod of a workload, so a piece is cached by what it adds and where,
-and the JSON of a whole patch is a join of encoded pieces, not an encoding of every
-operation. A cached piece is used only if what it was made from is equal to what is asked
-(identical, in the usual case), so a cache can never give a wrong patch, only a slower one.
+What a plan adds is JSON already (``webhook.core.pieces``: encoded once per set of options),
+so rendering joins byte strings: the operation's head, the JSON Pointer of the place, the
+pre-encoded end. Only the pod's own values (the ``downward.io/warnings`` text) are encoded
+here. ``tests/unit/core/test_patch.py`` holds the result to the JSON of the same operations
+built as data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Sequence
 
 import msgspec
 
 from webhook.core.keys import INJECTED, WARNINGS
-from webhook.core.plan import ContainerPlan, Plan
-from webhook.types import JSONObject, Patch, PatchOp
+from webhook.core.pieces import add_op
+from webhook.core.plan import Plan
+from webhook.types import Patch
 
-__all__ = ["JsonPatch", "Piece", "escape", "render"]
+__all__ = ["JsonPatch", "escape", "render"]
 
 
 def escape(token: str) -> str:
@@ -34,141 +33,73 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-class Piece(NamedTuple):
-    """Some operations, and their JSON: encoded, comma-separated, without the brackets."""
-
-    ops: tuple[PatchOp, ...]
-    json: bytes
-
-
 class JsonPatch(msgspec.Struct, frozen=True, gc=False):
-    """A rendered patch. Its operations are shared with the cache: read them, never change
-    them (``copy.deepcopy`` first, as ``downward-webhook render`` does)."""
+    """A rendered patch: its operations' JSON, a piece (some operations, comma-separated)
+    at a time."""
 
-    pieces: tuple[Piece, ...] = ()
+    pieces: tuple[bytes, ...] = ()
 
     def __bool__(self) -> bool:
         return bool(self.pieces)
 
     @property
     def operations(self) -> Patch:
-        return [op for piece in self.pieces for op in piece.ops]
+        """The operations as data (decoded anew: change them freely)."""
+        ops: Patch = msgspec.json.decode(self.encode())
+        return ops
 
     def encode(self) -> bytes:
-        return b"[" + b",".join([p.json for p in self.pieces]) + b"]"
+        return b"[" + b",".join(self.pieces) + b"]"
 
 
 _encode = msgspec.json.encode
-_Key = tuple[object, ...]
-_PIECES: dict[_Key, tuple[tuple[object, ...], Piece]] = {}
-_MAX_PIECES = 4096
-_MAX_BYTES = 2 * 1024 * 1024  # of JSON; the operations as Python objects take a few times more
-_cached_bytes = 0
+_STATUS_PATHS = {k: f"/metadata/annotations/{escape(k)}".encode() for k in (INJECTED, WARNINGS)}
 
 
-def _add(path: str, value: object) -> PatchOp:
-    return {"op": "add", "path": path, "value": value}
-
-
-def _piece(
-    key: _Key, made_of: tuple[object, ...], build: Callable[..., list[PatchOp]], *args: object
-) -> Piece:
-    """The cached piece for ``key`` if it was made of values equal to ``made_of``, else
-    ``build(*args)``. Keys carry the ``id`` of the values (cheap to hash); the comparison of
-    ``made_of`` is by identity first, so the usual hit costs a dict lookup and a tuple compare."""
-    hit = _PIECES.get(key)
-    if hit is not None and hit[0] == made_of:
-        return hit[1]
-    global _cached_bytes
-    ops = tuple(build(*args))
-    piece = Piece(ops, _encode(ops)[1:-1])
-    if len(_PIECES) >= _MAX_PIECES or _cached_bytes > _MAX_BYTES:
-        _PIECES.clear()  # a new start; bounded memory matters more than the odd miss
-        _cached_bytes = 0
-    _PIECES[key] = (made_of, piece)
-    _cached_bytes += len(piece.json)
-    return piece
-
-
-def _create_or_append_ops(path: str, values: Sequence[JSONObject], exists: bool) -> list[PatchOp]:
-    """Append each value to the list at ``path``, or create the list if it is not there."""
+def _create_or_append(path: bytes, values: Sequence[bytes], exists: bool) -> bytes:
+    """Append each value (JSON) to the list at ``path``, or create the list."""
     if exists:
-        return [_add(f"{path}/-", v) for v in values]
-    return [_add(path, list(values))]
+        return b",".join([add_op(path + b"/-", v) for v in values])
+    return add_op(path, b"[" + b",".join(values) + b"]")
 
 
-def _create_or_append(path: str, values: Sequence[JSONObject], exists: bool) -> Piece:
-    made_of = tuple(values)
-    key = (path, exists, *map(id, made_of))
-    return _piece(key, made_of, _create_or_append_ops, path, made_of, exists)
-
-
-def _container_ops(c: ContainerPlan) -> list[PatchOp]:
-    ops: list[PatchOp] = []
-    if c.env and c.has_env:
-        # One ``add`` per env var, at the front of the existing list, in order.
-        ops.extend(_add(f"{c.pointer}/env/{i}", var) for i, var in enumerate(c.env))
-    elif c.env:
-        ops.extend(_create_or_append_ops(f"{c.pointer}/env", c.env, exists=False))
-    if c.mount is not None:
-        ops.extend(_create_or_append_ops(f"{c.pointer}/volumeMounts", (c.mount,), c.has_mounts))
-    return ops
-
-
-def _container(c: ContainerPlan) -> Piece:
-    """A container's env vars and mount: one piece (the planner shares the env block and the
-    mount between the pods of a workload, so the same container gets the same piece)."""
-    key = ("container", c.pointer, id(c.env), c.has_env, id(c.mount), c.has_mounts)
-    return _piece(key, (c.env, c.mount), _container_ops, c)
-
-
-def _status_ops(items: tuple[tuple[str, str], ...], has_annotations: bool) -> list[PatchOp]:
+def _status(plan: Plan, warnings: str | None) -> bytes | None:
     """Our annotations (``downward.io/injected``, ``downward.io/warnings``): one ``add`` each,
     or, when the pod has no annotations map, one ``add`` that creates it with all of them."""
-    if has_annotations:
-        return [_add(f"/metadata/annotations/{escape(k)}", v) for k, v in items]
-    return [_add("/metadata/annotations", dict(items))]
-
-
-def _status(plan: Plan, warnings: str | None) -> Piece | None:
-    items: list[tuple[str, str]] = []
+    items: dict[str, str] = {}
     if plan.injected is not None:
-        items.append((INJECTED, plan.injected))
+        items[INJECTED] = plan.injected
     if warnings is not None:
-        items.append((WARNINGS, warnings))
+        items[WARNINGS] = warnings
     if not items:
         return None
-    key = ("status", *items, plan.has_annotations)
-    made = tuple(items)
-    return _piece(key, made, _status_ops, made, plan.has_annotations)
+    if not plan.has_annotations:
+        return add_op(b"/metadata/annotations", _encode(items))
+    return b",".join([add_op(_STATUS_PATHS[k], _encode(v)) for k, v in items.items()])
 
 
-def _ambassador(container: JSONObject, has_init_containers: bool) -> Piece:
+def _ambassador(plan: Plan) -> bytes:
     # A native sidecar goes to initContainers[0], which shifts the indices of the init
     # containers addressed before it: that is why this piece comes last.
-    if container.get("restartPolicy") != "Always":
-        path = "/spec/containers/-"
-    elif has_init_containers:
-        path = "/spec/initContainers/0"
-    else:
-        return _create_or_append("/spec/initContainers", (container,), exists=False)
-    return _piece((path, id(container)), (container,), _one_op, path, container)
-
-
-def _one_op(path: str, value: object) -> list[PatchOp]:
-    return [_add(path, value)]
+    ambassador = plan.ambassador
+    assert ambassador is not None
+    if not ambassador.native:
+        return add_op(b"/spec/containers/-", ambassador.container)
+    if plan.has_init_containers:
+        return add_op(b"/spec/initContainers/0", ambassador.container)
+    return add_op(b"/spec/initContainers", b"[" + ambassador.container + b"]")
 
 
 def render(plan: Plan, warnings: str | None = None) -> JsonPatch:
     """The JSON Patch for ``plan``, in an order that applies top to bottom; ``warnings`` is
     the ``downward.io/warnings`` value to add, if any (``webhook.core.admission`` makes it)."""
-    pieces: list[Piece] = []
+    pieces: list[bytes] = []
     status = _status(plan, warnings)
     if status is not None:
         pieces.append(status)
     if plan.volumes:
-        pieces.append(_create_or_append("/spec/volumes", plan.volumes, plan.has_volumes))
-    pieces.extend([_container(c) for c in plan.containers])
+        pieces.append(_create_or_append(b"/spec/volumes", plan.volumes, plan.has_volumes))
+    pieces.extend([c.pointer.encode().join(c.template) for c in plan.containers])
     if plan.ambassador is not None:
-        pieces.append(_ambassador(plan.ambassador, plan.has_init_containers))
+        pieces.append(_ambassador(plan))
     return JsonPatch(tuple(pieces))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 from itertools import combinations
 from typing import NamedTuple
 
@@ -20,11 +19,12 @@ import msgspec
 
 from webhook.core import ambassador as amb
 from webhook.core.annotations import Options
-from webhook.core.envvars import EnvBlock, env_block, env_source
+from webhook.core.envvars import EnvBlock, env_source
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
 from webhook.core.model import Container, EnvVar, Handler, Pod, PodSpec
+from webhook.core.pieces import AmbassadorPieces, EnvPieces, Kit, Mount, Template, env_pieces
 from webhook.core.reasons import Finding, Reason, listing
-from webhook.core.volume import VOLUME_NAME, build_mount, build_volume
+from webhook.core.volume import VOLUME_NAME
 from webhook.core.windows import selects_windows
 from webhook.types import JSONObject
 
@@ -32,22 +32,24 @@ __all__ = ["NOTHING", "ContainerPlan", "Plan", "plan_injection", "status_plan"]
 
 
 class ContainerPlan(msgspec.Struct, frozen=True, gc=False):
-    """Additions to one container, addressed by its JSON Pointer (``/spec/containers/0``)."""
+    """Additions to one container, addressed by its JSON Pointer (``/spec/containers/0``):
+    their operations' JSON is ``pointer.join(template)`` (``webhook.core.pieces``)."""
 
     pointer: str
+    template: Template
+    #: The env vars it gets, and whether it gets the mount (what the template holds).
     env: tuple[JSONObject, ...] = ()
-    has_env: bool = False
-    mount: JSONObject | None = None
-    has_mounts: bool = False
+    mount: bool = False
 
 
 class Plan(msgspec.Struct, frozen=True, gc=False):
-    """Everything to add to one pod; ``patch.render`` turns it into JSON Patch operations."""
+    """Everything to add to one pod; ``patch.render`` turns it into JSON Patch operations.
+    What it adds is JSON already (``webhook.core.pieces``); the rest is where it goes."""
 
     containers: tuple[ContainerPlan, ...] = ()
-    volumes: tuple[JSONObject, ...] = ()
+    volumes: tuple[bytes, ...] = ()
     has_volumes: bool = False
-    ambassador: JSONObject | None = None
+    ambassador: AmbassadorPieces | None = None
     has_init_containers: bool = False
     injected: str | None = None
     has_annotations: bool = False
@@ -97,13 +99,13 @@ def _targets(spec: PodSpec, options: Options, findings: list[Finding]) -> list[_
 
 def _ambassador(
     spec: PodSpec,
-    options: Options,
+    kit: Kit,
+    ambassadors: tuple[AmbassadorPieces, AmbassadorPieces],
     prior: frozenset[str],
-    settings: amb.AmbassadorSettings,
     findings: list[Finding],
-) -> tuple[bool, _Ambassador | None]:
+) -> tuple[bool, AmbassadorPieces | None]:
     """(is the ambassador in the pod after this review, the container to add if any)."""
-    blocked = _ambassador_unsupported(spec, settings)
+    blocked = _ambassador_unsupported(spec, ambassadors[0].native)
     if blocked is not None:
         findings.append(blocked)
         return False, None
@@ -115,8 +117,7 @@ def _ambassador(
     if existing is not None:
         # Ours from an earlier review: the status says so, or it runs exactly our proxy (a
         # pod whose hand-written status leaves it out must still re-review to ``[]``).
-        ours = amb.proxy_command(options.ambassador_port, options.ambassador_read_only)
-        if AMBASSADOR in prior or existing.command == ours:
+        if AMBASSADOR in prior or tuple(existing.command or ()) == kit.command:
             return True, None
         findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=amb.CONTAINER_NAME))
         return False, None
@@ -124,16 +125,12 @@ def _ambassador(
         if volume.name in (amb.TMP_VOLUME, amb.TOKEN_VOLUME):
             findings.append(Finding.of(Reason.AMBASSADOR_NAME_CONFLICT, name=volume.name))
             return False, None
-    port = options.ambassador_port
-    if _proxy_or_port_taken(everyone, port, findings):
+    if _proxy_or_port_taken(everyone, kit.options.ambassador_port, findings):
         return False, None
-    own_token = spec.automountServiceAccountToken is False
-    return True, _ambassador_container(
-        settings, options.ambassador_image, port, options.ambassador_read_only, own_token
-    )
+    return True, ambassadors[spec.automountServiceAccountToken is False]
 
 
-def _ambassador_unsupported(spec: PodSpec, settings: amb.AmbassadorSettings) -> Finding | None:
+def _ambassador_unsupported(spec: PodSpec, native_sidecar: bool) -> Finding | None:
     """Pods the ambassador cannot serve: Windows ones (``webhook.core.windows``), and, without
     native sidecars, pods that are meant to end (``restartPolicy`` absent means ``Always``):
     a plain ``kubectl proxy`` container never exits, so their Job would never complete."""
@@ -141,7 +138,7 @@ def _ambassador_unsupported(spec: PodSpec, settings: amb.AmbassadorSettings) -> 
     if how is not None:
         return Finding.of(Reason.AMBASSADOR_WINDOWS, how=how)
     policy = spec.restartPolicy
-    if not settings.native_sidecar and policy is not None and policy != "Always":
+    if not native_sidecar and policy is not None and policy != "Always":
         return Finding.of(Reason.AMBASSADOR_NOT_ALWAYS, value=policy)
     return None
 
@@ -161,15 +158,7 @@ def _said(container: Container) -> tuple[str, ...]:
     return (*(container.command or ()), *(container.args or ()))
 
 
-def _runs_kubectl_proxy(container: Container) -> bool:
-    parts = _said(container)
-    return bool(parts) and _mentions_kubectl_proxy(parts)
-
-
-@lru_cache(maxsize=1024)  # by command and args: the same for every pod of a workload
-def _mentions_kubectl_proxy(parts: tuple[str, ...]) -> bool:
-    if not any("kubectl" in part for part in parts):
-        return False
+def _runs_kubectl_proxy(parts: tuple[str, ...]) -> bool:
     words = _words(parts)
     return any(
         posixpath.basename(word) == "kubectl" and "proxy" in words[i + 1 :]
@@ -177,11 +166,8 @@ def _mentions_kubectl_proxy(parts: tuple[str, ...]) -> bool:
     )
 
 
-@lru_cache(maxsize=1024)
 def _arg_ports(parts: tuple[str, ...]) -> frozenset[int]:
     """The ports named by ``--...port`` flags in command and args."""
-    if "port" not in " ".join(parts).lower():
-        return frozenset()
     return frozenset(_flag_ports(_words(parts)))
 
 
@@ -206,8 +192,9 @@ def _handler_uses(handler: Handler | None, port: int) -> bool:
     )
 
 
-def _port_use(container: Container, port: int) -> str | None:
-    """Where the container is seen to listen on ``port``: ports, a probe, a handler, args."""
+def _port_use(container: Container, port: int, said: str) -> str | None:
+    """Where the container is seen to listen on ``port``: ports, a probe, a handler, args
+    (``said``: its command and args, joined)."""
     for p in container.ports or ():
         if p.containerPort == port and p.protocol in (None, "TCP"):
             return "ports"
@@ -222,20 +209,21 @@ def _port_use(container: Container, port: int) -> str | None:
         _handler_uses(lifecycle.postStart, port) or _handler_uses(lifecycle.preStop, port)
     ):
         return "lifecycle handler"
-    parts = _said(container)
-    if parts and port in _arg_ports(parts):
+    # Only args with the port's digits in them can name the port: the usual answer, unsplit.
+    if str(port) in said and port in _arg_ports(_said(container)):
         return "args"
     return None
 
 
 def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Finding]) -> bool:
     """A container (or init container) already runs ``kubectl proxy``, or uses the port."""
-    for container in everyone:
-        if _runs_kubectl_proxy(container):
+    said = [" ".join(_said(c)) for c in everyone]
+    for container, text in zip(everyone, said, strict=True):
+        if "kubectl" in text and _runs_kubectl_proxy(_said(container)):
             findings.append(Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name))
             return True
-    for container in everyone:
-        use = _port_use(container, port)
+    for container, text in zip(everyone, said, strict=True):
+        use = _port_use(container, port, text)
         if use is not None:
             findings.append(
                 Finding.of(
@@ -249,60 +237,6 @@ def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Fi
     return False
 
 
-class _Ambassador(NamedTuple):
-    container: JSONObject
-    volumes: tuple[JSONObject, ...]  # the volumes its mounts need
-
-
-_AmbassadorKey = tuple[int, str | None, int, bool, bool]
-_AMBASSADORS: dict[_AmbassadorKey, tuple[amb.AmbassadorSettings, _Ambassador]] = {}
-
-
-def _ambassador_container(
-    settings: amb.AmbassadorSettings, image: str | None, port: int, read_only: bool, own: bool
-) -> _Ambassador:
-    """``amb.build_container``, cached per settings object and options (like ``_env_block``).
-
-    ``AmbassadorSettings`` holds a dict, so it is not hashable: the key is its ``id`` and the
-    entry keeps the object itself, both to check identity and to keep the id from being reused.
-    """
-    key = (id(settings), image, port, read_only, own)
-    hit = _AMBASSADORS.get(key)
-    if hit is not None and hit[0] is settings:
-        return hit[1]
-    container = amb.build_container(
-        settings, image=image, port=port, read_only=read_only, own_token=own
-    )
-    with_token = any(m["name"] == amb.TOKEN_VOLUME for m in container["volumeMounts"])
-    made = _Ambassador(container, tuple(amb.build_volumes(with_token)))
-    if len(_AMBASSADORS) >= 256:
-        _AMBASSADORS.clear()
-    _AMBASSADORS[key] = (settings, made)
-    return made
-
-
-_ENV_BLOCKS: dict[tuple[int, bool, int | None], tuple[Options, EnvBlock]] = {}
-
-
-def _env_block_for(options: Options, with_env: bool, api_port: int | None) -> EnvBlock:
-    """``env_block`` by identity first: ``read_options`` hands out the same cached ``Options``
-    for every pod of a workload, and hashing an ``Options`` (all its fields) costs more than
-    the lookup it serves. The block is shared between containers and reviews, never changed.
-    """
-    key = (id(options), with_env, api_port)
-    hit = _ENV_BLOCKS.get(key)
-    if hit is not None and hit[0] is options:
-        return hit[1]
-    fields = options.env_fields if with_env else ()
-    block = env_block(
-        fields, options.env_prefix, options.cpu_divisor, options.memory_divisor, api_port
-    )
-    if len(_ENV_BLOCKS) >= 256:
-        _ENV_BLOCKS.clear()
-    _ENV_BLOCKS[key] = (options, block)
-    return block
-
-
 def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
     value_from = msgspec.json.decode(var.valueFrom) if var.valueFrom else None
     return env_source(var.value, value_from, container)
@@ -310,19 +244,22 @@ def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
 
 def _plan_env(
     target: _Target,
-    env: tuple[JSONObject, ...],
-    names: frozenset[str],
+    block: EnvBlock,
+    pieces: EnvPieces | None,
+    mount: Mount,
     conflicts: dict[str, list[str]],
-) -> tuple[tuple[JSONObject, ...], bool]:
+) -> tuple[EnvPieces | None, bool]:
     """(the env vars to add, whether the container has one of ours after this review)."""
     name = target.container.name
     own = target.container.env
-    if not own or names.isdisjoint([v.name for v in own]):
-        return env, bool(env)  # nothing in common: add all (the usual case)
+    if pieces is None:
+        return None, False
+    if not own or block.names.isdisjoint([v.name for v in own]):
+        return pieces, True  # nothing in common: add all (the usual case)
     existing = {v.name: v for v in own}
     add: list[JSONObject] = []
     had = False
-    for var in env:
+    for var in block.env:
         have = existing.get(var["name"])
         if have is None:
             add.append(var)
@@ -332,7 +269,7 @@ def _plan_env(
             had = True
         else:
             conflicts.setdefault(name, []).append(var["name"])
-    return tuple(add), had or bool(add)
+    return (env_pieces(tuple(add), mount) if add else None), had or bool(add)
 
 
 def _env_conflicts(conflicts: dict[str, list[str]]) -> list[Finding]:
@@ -350,18 +287,22 @@ def _env_conflicts(conflicts: dict[str, list[str]]) -> list[Finding]:
     ]
 
 
-_normpath = lru_cache(maxsize=1024)(posixpath.normpath)
+def _normpath(path: str) -> str:
+    """``posixpath.normpath``, skipped for a path that has nothing to normalise (the usual)."""
+    if path[:1] in ("/", "") and "//" not in path and "/." not in path and path[-1:] != "/":
+        return path or "."
+    return posixpath.normpath(path)
 
 
-def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[JSONObject | None, bool]:
-    """(the mount to add, whether the container mounts our volume after this review)."""
+def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[bool, bool]:
+    """(whether to add the mount, whether the container mounts our volume after this review)."""
     for mount in target.container.volumeMounts or ():
         if _normpath(mount.mountPath) == path:
             if mount.name != VOLUME_NAME:
                 conflicts.append(target.container.name)
-                return None, False
-            return None, True
-    return _mount(path), True
+                return False, False
+            return False, True
+    return True, True
 
 
 def _mount_conflicts(conflicts: list[str], path: str, mounted: bool) -> list[Finding]:
@@ -371,15 +312,10 @@ def _mount_conflicts(conflicts: list[str], path: str, mounted: bool) -> list[Fin
     return [Finding.of(reason, containers=listing("container", conflicts), path=path)]
 
 
-_mount = lru_cache(maxsize=64)(build_mount)  # shared, like the env vars: never mutated
-
-
 def _missing_limits(container: Container, kinds: Iterable[str]) -> list[str]:
     resources = container.resources
     limits = resources.limits if resources else None
-    if not limits:
-        return list(kinds)
-    return [k for k in kinds if k not in limits]
+    return limits.lacking(kinds) if limits else list(kinds)
 
 
 #: The resources a pod-level limit covers for the Downward API (PodLevelResources).
@@ -415,32 +351,25 @@ def _no_limit(missing: dict[str, list[str]], spec: PodSpec) -> list[Finding]:
     return [Finding.of(Reason.NO_LIMIT, missing="; ".join(parts))] if parts else []
 
 
-#: The volume is the same for every pod of a workload: shared, so its patch piece is too.
-_downward_volume = lru_cache(maxsize=128)(build_volume)
-
-
 def _volume(
     spec: PodSpec,
-    options: Options,
+    kit: Kit,
     targets: list[_Target],
     with_ambassador: bool,
     prior: frozenset[str],
     findings: list[Finding],
-) -> tuple[bool, JSONObject | None]:
-    """(is the volume ours after this review, the volume to add if any)."""
+) -> tuple[bool, bytes | None]:
+    """(is the volume ours after this review, the volume to add if any, as JSON)."""
     folders = [c.name for c in spec.containers if c.name != amb.CONTAINER_NAME]
     folders += [t.container.name for t in targets if t.init]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
-    ours = _downward_volume(
-        tuple(folders), options.volume_mode, options.cpu_divisor, options.memory_divisor
-    )
     existing = next((v for v in spec.volumes or () if v.name == VOLUME_NAME), None)
     if existing is None:
-        return True, ours
+        return True, kit.volume_json(folders)
     # Only the downwardAPI source is compared: validation allows one source per volume.
     same = bool(existing.downwardAPI) and (
-        msgspec.json.decode(existing.downwardAPI) == ours["downwardAPI"]
+        msgspec.json.decode(existing.downwardAPI) == kit.volume_source(folders)
     )
     if same or VOLUME in prior:
         return True, None
@@ -457,9 +386,11 @@ _MODE_SETS: dict[frozenset[str], tuple[tuple[str, ...], str]] = {
 }
 
 
-def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings) -> Plan:
-    """Plan the additions for ``pod`` (a Pod, or a pod template shaped like one)."""
+def plan_injection(pod: Pod, kit: Kit) -> Plan:
+    """Plan the additions of ``kit`` (one set of options, pre-encoded) for ``pod`` (a Pod, or
+    a pod template shaped like one)."""
     spec = pod.spec
+    options = kit.options
     annotations = pod.metadata.annotations or {}
     prior_text = annotations.get(INJECTED)
     prior = frozenset(m.strip() for m in prior_text.split(",")) if prior_text else _NO_PRIOR
@@ -468,8 +399,8 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
     applied: set[str] = set()
 
     with_ambassador, ambassador = False, None
-    if AMBASSADOR in options.modes:
-        with_ambassador, ambassador = _ambassador(spec, options, prior, settings, findings)
+    if kit.ambassador is not None:
+        with_ambassador, ambassador = _ambassador(spec, kit, kit.ambassador, prior, findings)
         if with_ambassador:
             applied.add(AMBASSADOR)
 
@@ -477,17 +408,18 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
     if (wants_env or wants_volume) and not targets:
         findings.append(Finding(Reason.NO_TARGETS))
 
-    block = _env_block_for(options, wants_env, options.ambassador_port if with_ambassador else None)
-    env, env_limits, env_names = block.env, block.limits, block.names
+    block, pieces = (
+        (kit.env_api, kit.env_api_pieces) if with_ambassador else (kit.env, kit.env_pieces)
+    )
     if block.duplicates:
         findings.extend(
             Finding.of(Reason.DUPLICATE_ENV_NAME, value=k, name=n) for k, n in block.duplicates
         )
 
-    volumes: list[JSONObject] = []
+    volumes: list[bytes] = []
     with_volume = False
     if wants_volume and targets:
-        with_volume, volume = _volume(spec, options, targets, with_ambassador, prior, findings)
+        with_volume, volume = _volume(spec, kit, targets, with_ambassador, prior, findings)
         if volume is not None:
             volumes.append(volume)
 
@@ -498,25 +430,21 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
     mount_conflicts: list[str] = []
     has_env = mounted = False
     for target in targets:
-        add_env, got_env = _plan_env(target, env, env_names, env_conflicts)
+        add_env, got_env = _plan_env(target, block, pieces, kit.mount, env_conflicts)
         mount, got_mount = (
             _plan_mount(target, options.volume_path, mount_conflicts)
             if with_volume
-            else (None, False)
+            else (False, False)
         )
         has_env, mounted = has_env or got_env, mounted or got_mount
-        if add_env and env_limits:
-            missing[target.container.name] = _missing_limits(target.container, env_limits)
-        if add_env or mount:
-            plans.append(
-                ContainerPlan(
-                    pointer=target.pointer,
-                    env=add_env,
-                    has_env=bool(target.container.env),
-                    mount=mount,
-                    has_mounts=bool(target.container.volumeMounts),
-                )
-            )
+        if add_env is not None and block.limits:
+            missing[target.container.name] = _missing_limits(target.container, block.limits)
+        how = (1 + bool(target.container.volumeMounts)) if mount else 0  # none, create, append
+        if add_env is not None:
+            into = add_env.templates[bool(target.container.env)][how]
+            plans.append(ContainerPlan(target.pointer, into, add_env.vars, mount))
+        elif mount:
+            plans.append(ContainerPlan(target.pointer, kit.mount_only[how - 1], (), True))
     findings.extend(_env_conflicts(env_conflicts))
     findings.extend(_mount_conflicts(mount_conflicts, options.volume_path, mounted))
     if with_volume and not mounted:
@@ -541,7 +469,7 @@ def plan_injection(pod: Pod, options: Options, settings: amb.AmbassadorSettings)
         containers=tuple(plans),
         volumes=tuple(volumes),
         has_volumes=bool(spec.volumes),
-        ambassador=ambassador.container if ambassador is not None else None,
+        ambassador=ambassador,
         has_init_containers=bool(spec.initContainers),
         injected=_status(prior_text, injected),
         has_annotations=bool(annotations),

@@ -35,7 +35,6 @@ __all__ = [
     "NEAR_ANY",
     "NEAR_TAIL",
     "NEAR_WA",
-    "VERDICTS",
     "distance_within",
     "meant",
     "misspelled_keys",
@@ -114,25 +113,8 @@ def _verdict(key: str) -> Finding | None:
     return None
 
 
-#: The verdict per key seen: the pods of a workload carry the same keys, so the usual review
-#: costs a dict lookup per key. Bounded: emptied when full (a stream of new keys costs
-#: ``near`` per key, and a distance only for the few that pass it).
-VERDICTS: dict[str, Finding | None] = {}
-_MAX_VERDICTS = 4096
-_UNSEEN = Finding(Reason.UNKNOWN_ANNOTATION)
-
-
 def misspelled_keys(keys: Iterable[str]) -> list[Finding]:
-    """A finding for every key within reach of ours that is not one of ours."""
-    found = []
-    seen = VERDICTS
-    for key in keys:
-        verdict = seen.get(key, _UNSEEN)
-        if verdict is _UNSEEN:
-            verdict = _verdict(key)
-            if len(seen) >= _MAX_VERDICTS:
-                seen.clear()
-            seen[key] = verdict
-        if verdict is not None:
-            found.append(verdict)
-    return found
+    """A finding for every key within reach of ours that is not one of ours. Not cached: the
+    admission path checks a set of keys once per recipe (``webhook.core.recipe``), and a
+    stream of new keys costs ``near`` per key, and a distance only for the few that pass it."""
+    return [f for f in map(_verdict, keys) if f is not None]

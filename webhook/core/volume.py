@@ -10,12 +10,11 @@ since a volume belongs to the pod, not to one container).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import lru_cache
 
 from webhook.core.divisors import Divisor
 from webhook.types import JSONObject
 
-__all__ = ["VOLUME_NAME", "build_mount", "build_volume"]
+__all__ = ["VOLUME_NAME", "build_mount", "build_volume", "resource_items"]
 
 VOLUME_NAME = "downward-podinfo"
 
@@ -34,33 +33,21 @@ _RESOURCE_FILES = (
 )
 
 
-def _resource_items(container: str, cpu: Divisor, memory: Divisor) -> tuple[JSONObject, ...]:
-    """One container's four items. Cached: container names repeat across a Deployment's pods
-    (and across the cluster); the dicts are shared and nothing downstream mutates them. Only
-    names of a valid length are cached (admission runs before validation), to bound memory."""
-    if len(container) <= _MAX_NAME:
-        return _cached_resource_items(container, cpu.quantity, memory.quantity)
-    return _build_resource_items(container, cpu.quantity, memory.quantity)
-
-
-_MAX_NAME = 63  # a container name is a DNS label
-
-
-def _build_resource_items(container: str, cpu: str, memory: str) -> tuple[JSONObject, ...]:
+def resource_items(container: str, cpu: Divisor, memory: Divisor) -> tuple[JSONObject, ...]:
+    """One container's four items, each qualified by ``containerName``."""
     return tuple(
         {
             "path": f"containers/{container}/{file}",
             "resourceFieldRef": {
                 "containerName": container,
                 "resource": resource,
-                "divisor": cpu if resource.endswith("cpu") else memory,
+                "divisor": cpu.quantity if resource.endswith("cpu") else memory.quantity,
             },
         }
         for file, resource in _RESOURCE_FILES
     )
 
 
-_cached_resource_items = lru_cache(maxsize=1024)(_build_resource_items)
 _METADATA_ITEMS: tuple[JSONObject, ...] = tuple(
     {"path": path, "fieldRef": {"apiVersion": "v1", "fieldPath": field}}
     for path, field in _METADATA_FILES
@@ -71,7 +58,7 @@ def build_volume(containers: Iterable[str], mode: int, cpu: Divisor, memory: Div
     """The volume, with a ``containers/<name>/`` folder for each name in ``containers``."""
     items: list[JSONObject] = list(_METADATA_ITEMS)
     for name in containers:
-        items.extend(_resource_items(name, cpu, memory))
+        items.extend(resource_items(name, cpu, memory))
     return {"name": VOLUME_NAME, "downwardAPI": {"defaultMode": mode, "items": items}}
 
 

@@ -13,6 +13,7 @@ from webhook.core.ambassador import CONTAINER_NAME, AmbassadorSettings
 from webhook.core.annotations import Options
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
 from webhook.core.patch import render
+from webhook.core.pieces import Kit
 from webhook.core.plan import Plan, plan_injection
 from webhook.core.reasons import Reason
 from webhook.core.review import pod_from_object
@@ -35,7 +36,8 @@ def _pod(*containers: dict[str, Any], **spec: Any) -> dict[str, Any]:
 
 
 def _plan(pod: dict[str, Any], *modes: str, **options: Any) -> Plan:
-    return plan_injection(pod_from_object(pod), Options(frozenset(modes), **options), SETTINGS)
+    kit = Kit.of(Options(frozenset(modes), **options), SETTINGS)
+    return plan_injection(pod_from_object(pod), kit)
 
 
 def _reasons(plan: Plan) -> list[Reason]:
@@ -134,9 +136,7 @@ def test_the_ambassador_is_skipped_on_a_host_network_pod_or_a_taken_port() -> No
     plan = _plan(busy, AMBASSADOR)
     assert _reasons(plan) == [Reason.AMBASSADOR_PORT_CONFLICT]
     assert (plan.ambassador, plan.modes) == (None, ())
-    assert plan_injection(
-        pod_from_object(busy), Options(frozenset({AMBASSADOR}), ambassador_port=9001), SETTINGS
-    ).modes == (AMBASSADOR,)
+    assert _plan(busy, AMBASSADOR, ambassador_port=9001).modes == (AMBASSADOR,)
 
 
 def test_a_missing_limit_read_by_an_env_var_is_a_notice() -> None:
