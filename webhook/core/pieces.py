@@ -21,7 +21,7 @@ import msgspec
 
 from webhook.core import ambassador as amb
 from webhook.core.annotations import Options
-from webhook.core.envvars import EnvBlock, env_block
+from webhook.core.envvars import EnvBlock, api_url_var, env_block
 from webhook.core.keys import AMBASSADOR, ENV
 from webhook.core.volume import VOLUME_NAME, build_mount, build_volume, resource_items
 from webhook.types import JSONObject
@@ -59,6 +59,14 @@ def template(ends: list[bytes]) -> Template:
     return (_OP, *[end + b"," + _OP for end in ends[:-1]], ends[-1])
 
 
+def _templates(ends: list[bytes], mount: Mount) -> tuple[Template, Template, Template]:
+    """``template(ends)``, then with the mount created, then appended: the three share all
+    but their last fragments (a kit's memory is mostly these)."""
+    *first, last = template(ends)
+    joined = last + b"," + _OP
+    return (*first, last), (*first, joined, mount.create), (*first, joined, mount.append)
+
+
 class Mount(NamedTuple):
     """The ends of the mount's operation: create the ``volumeMounts`` list, or append to it."""
 
@@ -81,13 +89,7 @@ def env_pieces(env: tuple[JSONObject, ...], mount: Mount) -> EnvPieces:
     encoded = [_encode(var) for var in env]
     create = [b'/env","value":[' + b",".join(encoded) + b"]}"]
     indexed = [b'/env/%d","value":%b}' % (i, var) for i, var in enumerate(encoded)]
-    return EnvPieces(
-        env,
-        tuple(  # type: ignore[arg-type]
-            (template(ends), template([*ends, mount.create]), template([*ends, mount.append]))
-            for ends in (create, indexed)
-        ),
-    )
+    return EnvPieces(env, (_templates(create, mount), _templates(indexed, mount)))
 
 
 class VolumeTemplate(NamedTuple):
@@ -178,19 +180,24 @@ class Kit:
         fields = options.env_fields if ENV in options.modes else ()
         cpu, memory, prefix = options.cpu_divisor, options.memory_divisor, options.env_prefix
         env = env_block(fields, prefix, cpu, memory, None)
-        env_api = env_block(fields, prefix, cpu, memory, options.ambassador_port)
         encoded = _encode(build_mount(options.volume_path))
         mount = Mount(
             b'/volumeMounts","value":[' + encoded + b"]}",
             b'/volumeMounts/-","value":' + encoded + b"}",
         )
+        pieces = env_pieces(env.env, mount) if env.env else None
         wants_ambassador = AMBASSADOR in options.modes
+        env_api, api_pieces = env, pieces
+        if wants_ambassador:
+            api = api_url_var(prefix, options.ambassador_port)  # last, after the deduplication
+            env_api = env._replace(env=(*env.env, api), names=env.names | {api["name"]})
+            api_pieces = env_pieces(env_api.env, mount)
         return cls(
             options=options,
             env=env,
-            env_pieces=env_pieces(env.env, mount) if env.env else None,
+            env_pieces=pieces,
             env_api=env_api,
-            env_api_pieces=env_pieces(env_api.env, mount) if env_api.env else None,
+            env_api_pieces=api_pieces,
             mount=mount,
             mount_only=(template([mount.create]), template([mount.append])),
             volume=_volume_template(options),

@@ -30,7 +30,8 @@ from webhook.core.spelling import misspelled_keys
 
 __all__ = ["CACHEABLE_CHARS", "MAX_RECIPES", "Recipe", "clear", "make_recipe", "recipe"]
 
-MAX_RECIPES = 512
+#: A recipe with every mode takes about 25 KB (``docs/architecture.md``), so at most 6.5 MB.
+MAX_RECIPES = 256
 #: Characters of keys and of our values in a kept recipe's key (real pods have a few hundred).
 CACHEABLE_CHARS = 4096
 
