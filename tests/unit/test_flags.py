@@ -170,3 +170,23 @@ def test_usage_errors_keep_argparse_exit_code() -> None:
         parser.parse_args(["--nope"])
     assert exc.value.code == 2
     assert isinstance(parser, argparse.ArgumentParser)
+
+
+def test_the_markdown_table_shows_each_kind_of_flag_as_help_does() -> None:
+    table = flags.markdown_table(
+        [
+            Flag("body-timeout", values.positive_seconds, 10.0, "seconds | at most", "SECONDS"),
+            Flag("tls-cert", str, None, "PEM certificate", "FILE"),
+            Flag.switch("strict", "deny bad pods"),
+            Flag.toggle("native-sidecar", "as a native sidecar", default=True),
+        ]
+    )
+    assert table.splitlines() == [
+        "| flag | env var | default; meaning |",
+        "|---|---|---|",
+        "| `--body-timeout SECONDS` | `DOWNWARD_BODY_TIMEOUT` | `10`; seconds \\| at most |",
+        "| `--tls-cert FILE` | `DOWNWARD_TLS_CERT` | none; PEM certificate |",
+        "| `--strict` | `DOWNWARD_STRICT` (`true`/`false`) | off; deny bad pods |",
+        "| `--native-sidecar` / `--no-native-sidecar` | `DOWNWARD_NATIVE_SIDECAR` (`true`/`false`) "
+        "| on; as a native sidecar |",
+    ]
