@@ -124,13 +124,25 @@ INJECTION_FLAGS: tuple[Flag, ...] = (
 SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("host", _text, "0.0.0.0", "address to listen on", "HOST"),
     Flag("port", values.port, 8443, "port to listen on", "PORT"),
-    Flag("tls-cert", _text, None, "PEM certificate (chain), reloaded when it changes", "FILE"),
-    Flag("tls-key", _text, None, "PEM private key, reloaded when it changes", "FILE"),
+    Flag(
+        "tls-cert",
+        _text,
+        None,
+        "PEM certificate (chain), reloaded when it changes; required unless --insecure-http",
+        "FILE",
+    ),
+    Flag(
+        "tls-key",
+        _text,
+        None,
+        "PEM private key, reloaded when it changes; required unless --insecure-http",
+        "FILE",
+    ),
     Flag(
         "tls-wait",
         _seconds_or_zero,
         0.0,
-        "wait this long for missing certificate files before giving up "
+        "seconds to wait for missing certificate or key files before giving up "
         "(the chart sets it for a first install)",
         "SECONDS",
     ),
@@ -147,14 +159,14 @@ SERVE_FLAGS: tuple[Flag, ...] = (
         values.positive_seconds,
         10.0,
         "seconds for a request head (else the connection is closed), then for its body "
-        "(else HTTP 408)",
+        "(else HTTP 408); more than 0, at most 3600",
         "SECONDS",
     ),
     Flag(
         "cert-reload-interval",
         values.positive_seconds,
         5.0,
-        "seconds between checks of the certificate files",
+        "seconds between digest checks of the certificate files",
         "SECONDS",
     ),
     Flag(
@@ -165,9 +177,15 @@ SERVE_FLAGS: tuple[Flag, ...] = (
         "SECONDS",
     ),
     Flag(
-        "log-level", flags.choice("debug", "info", "warning", "error"), "info", "log level", "LEVEL"
+        "log-level",
+        flags.choice("debug", "info", "warning", "error"),
+        "info",
+        "log level: debug, info, warning or error",
+        "LEVEL",
     ),
 )
+#: Every flag of ``serve``, in ``--help`` order; the table of docs/interfaces.md is made from it.
+SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *INJECTION_FLAGS)
 RENDER_FLAGS: tuple[Flag, ...] = (
     Flag.switch("check", "print warnings only; exit 1 if a downward.io annotation is bad"),
     Flag.switch(
@@ -325,7 +343,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the admission webhook server")
-    flags.add(serve, *SERVE_FLAGS, *INJECTION_FLAGS)
+    flags.add(serve, *SERVE_COMMAND_FLAGS)
     serve.set_defaults(func=_serve)
 
     render = sub.add_parser("render", help="print Kubernetes YAML with the injection applied")

@@ -8,18 +8,29 @@ breaks ``serve`` with one line naming the variable, never ``version``. An empty 
 counts as unset.
 
 Adding a flag is one line: ``Flag("max-containers", values.positive_int, 64, "...")`` in the
-subcommand's tuple, then ``add(parser, *flags)``.
+subcommand's tuple, then ``add(parser, *flags)``. ``--help`` and the flag table of
+docs/interfaces.md (``markdown_table``) are both made from that line, so they cannot disagree.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-__all__ = ["Flag", "Parser", "UsageError", "add", "boolean", "choice", "env_name", "resolve"]
+__all__ = [
+    "Flag",
+    "Parser",
+    "UsageError",
+    "add",
+    "boolean",
+    "choice",
+    "env_name",
+    "markdown_table",
+    "resolve",
+]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -109,10 +120,26 @@ def _argparse_type(flag: Flag) -> Checker:
     return convert
 
 
+def _metavar(flag: Flag) -> str:
+    return flag.metavar or flag.dest.upper()
+
+
+def _default(flag: Flag) -> str:
+    """The default as ``--help`` and the docs show it: booleans as on/off, no default as
+    ``none``, whole seconds without a ``.0`` (``10``, as a user would type it)."""
+    value = flag.default
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _help(flag: Flag) -> str:
     where = f"{flag.variable}, " if flag.env else ""
-    default = "off" if flag.default is False else "on" if flag.default is True else flag.default
-    return f"{flag.help} [{where}default: {default}]"
+    return f"{flag.help} [{where}default: {_default(flag)}]"
 
 
 def add(parser: argparse.ArgumentParser, *flags: Flag) -> None:
@@ -125,10 +152,37 @@ def add(parser: argparse.ArgumentParser, *flags: Flag) -> None:
         elif flag.kind == "toggle":
             parser.add_argument(option, action=argparse.BooleanOptionalAction, **common)
         else:
-            metavar = flag.metavar or flag.dest.upper()
-            parser.add_argument(option, type=_argparse_type(flag), metavar=metavar, **common)
+            parser.add_argument(option, type=_argparse_type(flag), metavar=_metavar(flag), **common)
     registered = parser.get_default(_REGISTERED) or ()
     parser.set_defaults(**{_REGISTERED: (*registered, *flags)})
+
+
+def markdown_table(flags: Iterable[Flag]) -> str:
+    """The Markdown table of ``flags``: docs/interfaces.md holds the one of ``serve``.
+
+    Made from the same fields as ``--help`` (metavar, variable, default, help text), so a test
+    can tell when the page is out of date instead of a reader finding out.
+    """
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    rows = ["| flag | env var | default; meaning |", "|---|---|---|"]
+    for flag in flags:
+        if flag.kind == "toggle":
+            option = f"`--{flag.name}` / `--no-{flag.name}`"
+        elif flag.kind == "switch":
+            option = f"`--{flag.name}`"
+        else:
+            option = f"`--{flag.name} {_metavar(flag)}`"
+        variable = f"`{flag.variable}`" if flag.env else "none"
+        if flag.env and flag.kind != "value":
+            variable += " (`true`/`false`)"
+        default = _default(flag)
+        if flag.kind == "value" and flag.default is not None:
+            default = f"`{default}`"
+        rows.append(f"| {option} | {variable} | {default}; {cell(flag.help)} |")
+    return "\n".join(rows) + "\n"
 
 
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from webhook import flags
+from webhook import cli, flags
 from webhook.core import values
 from webhook.flags import Flag, UsageError
 
 CLI = [sys.executable, "-m", "webhook.cli"]
+INTERFACES = Path(__file__).resolve().parents[2] / "docs" / "interfaces.md"
+START, END = "<!-- serve-flags:start -->\n", "<!-- serve-flags:end -->"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -170,3 +176,67 @@ def test_usage_errors_keep_argparse_exit_code() -> None:
         parser.parse_args(["--nope"])
     assert exc.value.code == 2
     assert isinstance(parser, argparse.ArgumentParser)
+
+
+def test_the_markdown_table_shows_each_kind_of_flag_as_help_does() -> None:
+    table = flags.markdown_table(
+        [
+            Flag("body-timeout", values.positive_seconds, 10.0, "seconds | at most", "SECONDS"),
+            Flag("tls-cert", str, None, "PEM certificate", "FILE"),
+            Flag.switch("strict", "deny bad pods"),
+            Flag.toggle("native-sidecar", "as a native sidecar", default=True),
+        ]
+    )
+    assert table.splitlines() == [
+        "| flag | env var | default; meaning |",
+        "|---|---|---|",
+        "| `--body-timeout SECONDS` | `DOWNWARD_BODY_TIMEOUT` | `10`; seconds \\| at most |",
+        "| `--tls-cert FILE` | `DOWNWARD_TLS_CERT` | none; PEM certificate |",
+        "| `--strict` | `DOWNWARD_STRICT` (`true`/`false`) | off; deny bad pods |",
+        "| `--native-sidecar` / `--no-native-sidecar` | `DOWNWARD_NATIVE_SIDECAR` (`true`/`false`) "
+        "| on; as a native sidecar |",
+    ]
+
+
+# ---- docs/interfaces.md ---------------------------------------------------------------------
+
+
+def _documented_serve_flags() -> str:
+    page = INTERFACES.read_text()
+    return page[page.index(START) + len(START) : page.index(END)]
+
+
+def test_the_interfaces_page_has_the_generated_table_of_serve_flags() -> None:
+    documented = _documented_serve_flags()
+    generated = flags.markdown_table(cli.SERVE_COMMAND_FLAGS)
+    diff = "".join(
+        difflib.unified_diff(
+            documented.splitlines(keepends=True),
+            generated.splitlines(keepends=True),
+            "docs/interfaces.md",
+            "markdown_table(SERVE_COMMAND_FLAGS)",
+        )
+    )
+    assert documented == generated, f"docs/interfaces.md is out of date; rewrite it:\n{diff}"
+
+
+def test_the_interfaces_page_names_every_option_of_serve_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read from ``serve --help``, not from the tuple the table is made of: an option added to
+    the parser some other way, or a tuple left out of the table, is caught as well."""
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option: no wrapped help text
+    with pytest.raises(SystemExit):
+        cli.main(["serve", "--help"])
+    invocations = [
+        line.strip().split("  ")[0]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("  -")
+    ]
+    options = set(re.findall(r"--[a-z][a-z-]*", " ".join(invocations))) - {"--help"}
+    cells = [row.split(" | ")[0] for row in _documented_serve_flags().splitlines()[2:]]
+    documented = re.findall(r"`(--[a-z][a-z-]*)", " ".join(cells))
+    twice = sorted(option for option, n in Counter(documented).items() if n > 1)
+    assert not twice, f"listed twice in docs/interfaces.md: {twice}"
+    assert not options - set(documented), f"not in docs/interfaces.md: {options - set(documented)}"
+    assert not set(documented) - options, f"not options of serve: {set(documented) - options}"
