@@ -9,16 +9,19 @@ from (the annotation keys, our values, the namespace default, the ambassador set
 immutable ``Recipe``. Everything per pod (which containers, what they already have) is the
 planner's, every time.
 
-Bounded: ``MAX_RECIPES`` recipes, each made of at most ``CACHEABLE_CHARS`` characters of keys
-and values (a larger set is worked out and not kept: a hostile stream of distinct sets costs
-what it would cost without a cache, and evicts the recipes of real workloads only one by one).
+Bounded: at most ``MAX_RECIPES`` recipes (about 25 KB each with every mode), and at most
+``MAX_KEPT_CHARS`` characters of keys and values in all the keys together; the least recently
+used go first. A set larger than ``MAX_RECIPE_CHARS`` is worked out and not kept: a hostile
+stream of distinct sets costs what it would cost without a cache, and evicts the recipes of
+real workloads only one by one. Not locked: the server calls the core from its one event-loop
+thread, and ``render`` from its one thread.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.annotations import Options, read_options
@@ -28,12 +31,24 @@ from webhook.core.pieces import Kit
 from webhook.core.reasons import Finding
 from webhook.core.spelling import misspelled_keys
 
-__all__ = ["CACHEABLE_CHARS", "MAX_RECIPES", "Recipe", "clear", "make_recipe", "recipe"]
+__all__ = [
+    "MAX_KEPT_CHARS",
+    "MAX_RECIPES",
+    "MAX_RECIPE_CHARS",
+    "Recipe",
+    "clear",
+    "kept",
+    "make_recipe",
+    "recipe",
+]
 
-#: A recipe with every mode takes about 25 KB (``docs/architecture.md``), so at most 6.5 MB.
+#: About 25 KB each with every mode, 15 KB with env and volume (``tracemalloc``).
 MAX_RECIPES = 256
-#: Characters of keys and of our values in a kept recipe's key (real pods have a few hundred).
-CACHEABLE_CHARS = 4096
+#: Characters of keys and of our values in one kept recipe's key (real pods have hundreds to a
+#: few thousand; 208 annotations of other tools take 6,000).
+MAX_RECIPE_CHARS = 32 * 1024
+#: ... and in all of them: at most 1 MB of text (1-2 bytes a character, plus 49 a key).
+MAX_KEPT_CHARS = 512 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,26 +64,43 @@ class Recipe:
     kit: Kit | None
 
 
+_Key = tuple[tuple[str, ...], tuple[str, ...], str | None, AmbassadorSettings]
+#: key -> (recipe, characters in key): oldest first.
+_KEPT: OrderedDict[_Key, tuple[Recipe, int]] = OrderedDict()
+_kept_chars = 0
+
+
 def recipe(
     annotations: Mapping[str, str], default_inject: str | None, settings: AmbassadorSettings
 ) -> Recipe:
-    """The recipe for a pod's annotations, kept when they are small (the usual case)."""
+    """The recipe for a pod's annotations: kept, or worked out (and kept if small enough)."""
     keys = tuple(annotations)
     values = tuple([v for k, v in annotations.items() if k.startswith(PREFIX)])
-    if sum(map(len, keys)) + sum(map(len, values)) <= CACHEABLE_CHARS:
-        return _kept(keys, values, default_inject, settings)
-    return make_recipe(annotations, default_inject, settings)
+    key = (keys, values, default_inject, settings)
+    hit = _KEPT.get(key)
+    if hit is not None:
+        _KEPT.move_to_end(key)
+        return hit[0]
+    ours = dict(zip([k for k in keys if k.startswith(PREFIX)], values, strict=True))
+    made = _make(keys, ours, default_inject, settings)
+    chars = sum(map(len, keys)) + sum(map(len, values))
+    if chars <= MAX_RECIPE_CHARS:
+        _keep(key, made, chars)
+    return made
 
 
-@lru_cache(maxsize=MAX_RECIPES)
-def _kept(
-    keys: tuple[str, ...],
-    values: tuple[str, ...],
-    default_inject: str | None,
-    settings: AmbassadorSettings,
-) -> Recipe:
-    ours = [k for k in keys if k.startswith(PREFIX)]
-    return _make(keys, dict(zip(ours, values, strict=True)), default_inject, settings)
+def _keep(key: _Key, made: Recipe, chars: int) -> None:
+    global _kept_chars
+    _KEPT[key] = (made, chars)
+    _kept_chars += chars
+    while len(_KEPT) > MAX_RECIPES or _kept_chars > MAX_KEPT_CHARS:
+        _, (_, gone) = _KEPT.popitem(last=False)
+        _kept_chars -= gone
+
+
+def kept() -> tuple[int, int]:
+    """(recipes kept, characters in their keys): for tests and the docs' figures."""
+    return len(_KEPT), _kept_chars
 
 
 def make_recipe(
@@ -97,4 +129,6 @@ def _make(
 
 def clear() -> None:
     """Forget every kept recipe (for tests and benchmarks that measure a first review)."""
-    _kept.cache_clear()
+    global _kept_chars
+    _KEPT.clear()
+    _kept_chars = 0

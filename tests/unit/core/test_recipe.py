@@ -24,7 +24,7 @@ def _empty() -> None:
 
 
 def _kept() -> int:
-    return recipes._kept.cache_info().currsize
+    return recipes.kept()[0]
 
 
 def test_the_pods_of_a_workload_share_one_recipe_made_once() -> None:
@@ -74,20 +74,44 @@ def test_values_of_other_tools_do_not_matter_and_are_not_kept() -> None:
 
 
 def test_large_annotation_sets_are_worked_out_every_time_and_not_kept() -> None:
-    big = {"downward.io/inject": "env", "x": "y" * 10, "z" * recipes.CACHEABLE_CHARS: ""}
+    big = {"downward.io/inject": "env", "x": "y" * 10, "z" * recipes.MAX_RECIPE_CHARS: ""}
     made = recipes.recipe(big, None, SETTINGS)
     assert made == recipes.make_recipe(big, None, SETTINGS) and _kept() == 0
-    long_value = {"downward.io/inject": "env", "downward.io/env-prefix": "A" * 5000}
+    long_value = {"downward.io/inject": "env", "downward.io/env-prefix": "A" * 40_000}
     assert recipes.recipe(long_value, None, SETTINGS).findings
     assert _kept() == 0
     recipes.recipe({"x" * 100: "y" * 100_000, "downward.io/inject": "env"}, None, SETTINGS)
-    assert _kept() == 1  # only keys and our values count
+    assert recipes.kept() == (1, 100 + len("downward.io/inject") + len("env"))
 
 
-def test_the_cache_holds_at_most_max_recipes() -> None:
-    for i in range(recipes.MAX_RECIPES + 20):
-        recipes.recipe({"downward.io/inject": "env", f"k{i}": ""}, None, SETTINGS)
+def test_many_annotations_of_other_tools_are_kept_too() -> None:
+    many = {f"team-{i}.example.com/setting-{i}": "x" for i in range(200)}
+    first = recipes.recipe({"downward.io/inject": "env", **many}, None, SETTINGS)
+    assert recipes.recipe({"downward.io/inject": "env", **many}, None, SETTINGS) is first
+
+
+def test_the_cache_holds_at_most_max_recipes_the_least_recently_used_go_first() -> None:
+    def made(key: str) -> recipes.Recipe:
+        return recipes.recipe({"downward.io/inject": "env", key: ""}, None, SETTINGS)
+
+    first, second = made("k0"), made("k1")
+    for i in range(2, recipes.MAX_RECIPES + 20):
+        made(f"k{i}")
+        made("k0")  # in use all along
     assert _kept() == recipes.MAX_RECIPES
+    assert made("k0") is first  # kept
+    assert made("k1") is not second  # evicted, made anew
+
+
+def test_the_cache_holds_at_most_max_kept_chars_of_keys() -> None:
+    size = recipes.MAX_RECIPE_CHARS - 100
+    count = recipes.MAX_KEPT_CHARS // size + 5
+    for i in range(count):
+        recipes.recipe({"downward.io/inject": "env", f"{i:04}" + "k" * size: ""}, None, SETTINGS)
+    recipes_kept, chars = recipes.kept()
+    assert chars <= recipes.MAX_KEPT_CHARS and recipes_kept == recipes.MAX_KEPT_CHARS // (
+        size + 4 + len("downward.io/inject") + len("env")
+    )
 
 
 def test_findings_come_typos_first_then_long_values_then_bad_values() -> None:
