@@ -15,14 +15,8 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from webhook import flags, manifests
+from webhook import flags, injection_flags, manifests
 from webhook.core import values
-from webhook.core.admission import Settings
-from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import parse_modes
-from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
-from webhook.core.keys import ALL, MODES
-from webhook.core.reasons import Finding
 from webhook.core.review import BadReview
 from webhook.core.workloads import Rendered, inject_document
 from webhook.flags import Flag, UsageError
@@ -32,7 +26,6 @@ __all__ = ["main"]
 
 _PROG = "downward-webhook"
 _EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
-_MAX_UID = 2**31 - 1
 
 
 def _package_version() -> str:
@@ -40,20 +33,6 @@ def _package_version() -> str:
         return version("downward-webhook")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0.0.0+unknown"
-
-
-def _modes(text: str) -> str:
-    findings: list[Finding] = []
-    if not parse_modes(text, findings) or findings:
-        raise ValueError(f"use {', '.join(MODES)} or {ALL} (comma-separated)")
-    return text.strip()
-
-
-def _uid(text: str) -> int:
-    uid = values.positive_int(text)
-    if uid > _MAX_UID:
-        raise ValueError(f"not a non-root UID (1-{_MAX_UID})")
-    return uid
 
 
 def _seconds_or_zero(text: str) -> float:
@@ -66,61 +45,6 @@ def _text(text: str) -> str:
     return text
 
 
-_DEFAULTS = AmbassadorSettings()
-_RESOURCE = [
-    Flag(
-        f"ambassador-{resource}-{kind}",
-        values.quantity,
-        _DEFAULTS.resources[kind + "s"][resource],
-        f"ambassador {resource} {kind}",
-        "QUANTITY",
-    )
-    for resource, kind in (
-        ("cpu", "request"),
-        ("cpu", "limit"),
-        ("memory", "request"),
-        ("memory", "limit"),
-    )
-]
-#: Flags shared by ``serve`` and ``render``: they shape what gets injected.
-INJECTION_FLAGS: tuple[Flag, ...] = (
-    Flag.switch("strict", "deny pods with bad downward.io annotations instead of warning"),
-    Flag(
-        "namespace-default-inject",
-        _modes,
-        "env,volume",
-        "modes for pods without downward.io/inject in namespaces labelled "
-        "downward.io/inject=enabled",
-        "MODES",
-    ),
-    Flag(
-        "ambassador-image",
-        values.image_reference,
-        _DEFAULTS.image,
-        "image of the kubectl-proxy ambassador",
-        "IMAGE",
-    ),
-    Flag.toggle(
-        "native-sidecar",
-        "inject the ambassador as a native sidecar (Kubernetes 1.29+)",
-        default=True,
-    ),
-    *_RESOURCE,
-    Flag(
-        "max-containers",
-        values.positive_int,
-        DEFAULT_MAX_CONTAINERS,
-        "pods with more containers and init containers get nothing injected",
-        "N",
-    ),
-    Flag(
-        "ambassador-run-as-user",
-        _uid,
-        _DEFAULTS.run_as_user,
-        "numeric non-root user of the ambassador",
-        "UID",
-    ),
-)
 SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("host", _text, "0.0.0.0", "address to listen on", "HOST"),
     Flag("port", values.port, 8443, "port to listen on", "PORT"),
@@ -185,7 +109,7 @@ SERVE_FLAGS: tuple[Flag, ...] = (
     ),
 )
 #: Every flag of ``serve``, in ``--help`` order; the table of docs/interfaces.md is made from it.
-SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *INJECTION_FLAGS)
+SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *injection_flags.INJECTION_FLAGS)
 RENDER_FLAGS: tuple[Flag, ...] = (
     Flag.switch("check", "print warnings only; exit 1 if a downward.io annotation is bad"),
     Flag.switch(
@@ -194,27 +118,6 @@ RENDER_FLAGS: tuple[Flag, ...] = (
         "downward.io/inject get --namespace-default-inject",
     ),
 )
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    ambassador = AmbassadorSettings(
-        image=args.ambassador_image,
-        native_sidecar=args.native_sidecar,
-        run_as_user=args.ambassador_run_as_user,
-        resources={
-            "requests": {
-                "cpu": args.ambassador_cpu_request,
-                "memory": args.ambassador_memory_request,
-            },
-            "limits": {"cpu": args.ambassador_cpu_limit, "memory": args.ambassador_memory_limit},
-        },
-    )
-    return Settings(
-        strict=args.strict,
-        namespace_default_inject=args.namespace_default_inject,
-        ambassador=ambassador,
-        max_containers=args.max_containers,
-    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -239,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
         ),
     )
     try:
-        server = build_server(_settings(args), config)
+        server = build_server(injection_flags.settings(args), config)
     except (CertificateError, ValueError, OSError) as exc:
         print(f"downward-webhook: cannot start: {exc}", file=sys.stderr)
         return 2
@@ -306,7 +209,7 @@ def _report(rendered: list[Rendered]) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = injection_flags.settings(args)
     default = settings.namespace_default_inject if args.namespace_default else None
     text = _read(args.filename)
     name = "stdin" if args.filename == "-" else args.filename
@@ -348,7 +251,7 @@ def _parser() -> argparse.ArgumentParser:
 
     render = sub.add_parser("render", help="print Kubernetes YAML with the injection applied")
     render.add_argument("-f", "--filename", default="-", help="YAML file, or - for stdin")
-    flags.add(render, *RENDER_FLAGS, *INJECTION_FLAGS)
+    flags.add(render, *RENDER_FLAGS, *injection_flags.INJECTION_FLAGS)
     render.set_defaults(func=_render, check_namespace_default=True)
 
     certs: argparse.ArgumentParser = sub.add_parser("certs", help="certificates for the webhook")
