@@ -1,9 +1,11 @@
 """The ``downward-webhook`` command: ``serve``, ``render``, ``certs``, ``version``.
 
-A client of the core like the server: ``render`` calls the same ``mutate`` as ``/mutate``.
-Every flag also reads an environment variable (``DOWNWARD_<FLAG>``), so the chart can set
-them either way (``webhook.flags``). Exit codes: 0 ok, 1 findings (``render --check``) or a
-denial (``render --strict``), 2 bad input or usage, each error one line, never a traceback.
+``serve`` and ``version`` live here; ``render`` in ``render.py``, ``certs`` in
+``certs/commands.py``, ``audit`` in ``audit/commands.py``, and the flags ``serve`` and
+``render`` share in ``injection_flags.py``. Every flag also reads an environment variable
+(``DOWNWARD_<FLAG>``), so the chart can set them either way (``webhook.flags``). Exit codes:
+0 ok, 1 findings (``render --check``) or a denial (``render --strict``), 2 bad input or usage,
+each error one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -15,24 +17,14 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from webhook import flags, manifests
+from webhook import flags, injection_flags, render
 from webhook.core import values
-from webhook.core.admission import Settings
-from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import parse_modes
-from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
-from webhook.core.keys import ALL, MODES
-from webhook.core.reasons import Finding
-from webhook.core.review import BadReview
-from webhook.core.workloads import Rendered, inject_document
 from webhook.flags import Flag, UsageError
-from webhook.types import Patch
 
 __all__ = ["main"]
 
 _PROG = "downward-webhook"
 _EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
-_MAX_UID = 2**31 - 1
 
 
 def _package_version() -> str:
@@ -40,20 +32,6 @@ def _package_version() -> str:
         return version("downward-webhook")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0.0.0+unknown"
-
-
-def _modes(text: str) -> str:
-    findings: list[Finding] = []
-    if not parse_modes(text, findings) or findings:
-        raise ValueError(f"use {', '.join(MODES)} or {ALL} (comma-separated)")
-    return text.strip()
-
-
-def _uid(text: str) -> int:
-    uid = values.positive_int(text)
-    if uid > _MAX_UID:
-        raise ValueError(f"not a non-root UID (1-{_MAX_UID})")
-    return uid
 
 
 def _seconds_or_zero(text: str) -> float:
@@ -66,61 +44,6 @@ def _text(text: str) -> str:
     return text
 
 
-_DEFAULTS = AmbassadorSettings()
-_RESOURCE = [
-    Flag(
-        f"ambassador-{resource}-{kind}",
-        values.quantity,
-        _DEFAULTS.resources[kind + "s"][resource],
-        f"ambassador {resource} {kind}",
-        "QUANTITY",
-    )
-    for resource, kind in (
-        ("cpu", "request"),
-        ("cpu", "limit"),
-        ("memory", "request"),
-        ("memory", "limit"),
-    )
-]
-#: Flags shared by ``serve`` and ``render``: they shape what gets injected.
-INJECTION_FLAGS: tuple[Flag, ...] = (
-    Flag.switch("strict", "deny pods with bad downward.io annotations instead of warning"),
-    Flag(
-        "namespace-default-inject",
-        _modes,
-        "env,volume",
-        "modes for pods without downward.io/inject in namespaces labelled "
-        "downward.io/inject=enabled",
-        "MODES",
-    ),
-    Flag(
-        "ambassador-image",
-        values.image_reference,
-        _DEFAULTS.image,
-        "image of the kubectl-proxy ambassador",
-        "IMAGE",
-    ),
-    Flag.toggle(
-        "native-sidecar",
-        "inject the ambassador as a native sidecar (Kubernetes 1.29+)",
-        default=True,
-    ),
-    *_RESOURCE,
-    Flag(
-        "max-containers",
-        values.positive_int,
-        DEFAULT_MAX_CONTAINERS,
-        "pods with more containers and init containers get nothing injected",
-        "N",
-    ),
-    Flag(
-        "ambassador-run-as-user",
-        _uid,
-        _DEFAULTS.run_as_user,
-        "numeric non-root user of the ambassador",
-        "UID",
-    ),
-)
 SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("host", _text, "0.0.0.0", "address to listen on", "HOST"),
     Flag("port", values.port, 8443, "port to listen on", "PORT"),
@@ -185,36 +108,7 @@ SERVE_FLAGS: tuple[Flag, ...] = (
     ),
 )
 #: Every flag of ``serve``, in ``--help`` order; the table of docs/interfaces.md is made from it.
-SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *INJECTION_FLAGS)
-RENDER_FLAGS: tuple[Flag, ...] = (
-    Flag.switch("check", "print warnings only; exit 1 if a downward.io annotation is bad"),
-    Flag.switch(
-        "namespace-default",
-        "treat every pod as in a namespace labelled downward.io/inject=enabled: pods without "
-        "downward.io/inject get --namespace-default-inject",
-    ),
-)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    ambassador = AmbassadorSettings(
-        image=args.ambassador_image,
-        native_sidecar=args.native_sidecar,
-        run_as_user=args.ambassador_run_as_user,
-        resources={
-            "requests": {
-                "cpu": args.ambassador_cpu_request,
-                "memory": args.ambassador_memory_request,
-            },
-            "limits": {"cpu": args.ambassador_cpu_limit, "memory": args.ambassador_memory_limit},
-        },
-    )
-    return Settings(
-        strict=args.strict,
-        namespace_default_inject=args.namespace_default_inject,
-        ambassador=ambassador,
-        max_containers=args.max_containers,
-    )
+SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *injection_flags.INJECTION_FLAGS)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -239,97 +133,11 @@ def _serve(args: argparse.Namespace) -> int:
         ),
     )
     try:
-        server = build_server(_settings(args), config)
+        server = build_server(injection_flags.settings(args), config)
     except (CertificateError, ValueError, OSError) as exc:
         print(f"downward-webhook: cannot start: {exc}", file=sys.stderr)
         return 2
     server.run()
-    return 0
-
-
-def _read(filename: str) -> str:
-    """The file's text (``-``: stdin), or a one-line ``UsageError``."""
-    name = "stdin" if filename == "-" else filename
-    try:
-        data = sys.stdin.buffer.read() if filename == "-" else Path(filename).read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"{name}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"{name}: is a directory, not a YAML file") from None
-    except PermissionError:
-        raise UsageError(f"{name}: permission denied") from None
-    except OSError as exc:
-        raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise UsageError(
-            f"{name}:{line}:{column}: not UTF-8 (byte 0x{data[exc.start]:02x})"
-        ) from None
-
-
-def _write(pieces: list[str]) -> None:
-    """Write to stdout as bytes (CRLF kept), raising ``BrokenPipeError`` when the reader left.
-
-    On a pipe, ``os.write`` loops: one big buffered write can end short without an error.
-    """
-    sys.stdout.flush()
-    try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):  # not a real file (tests capture it)
-        fd = -1
-    for piece in pieces:
-        data = memoryview(piece.encode("utf-8"))
-        if fd < 0:
-            sys.stdout.buffer.write(data)
-            continue
-        while data:
-            data = data[os.write(fd, data) :]
-    sys.stdout.flush()
-
-
-def _report(rendered: list[Rendered]) -> int:
-    """Print every finding (and denial) on stderr; 1 if one is bad, 2 if one was denied."""
-    worst = 0
-    for result in rendered:
-        decision = result.decision
-        for message in decision.warnings:
-            print(f"{result.where}: {message}", file=sys.stderr)
-        if decision.denial is not None:
-            print(f"{result.where}: {decision.denial}", file=sys.stderr)
-            worst = 2
-        elif any(f.invalid for f in decision.findings):
-            worst = max(worst, 1)
-    return worst
-
-
-def _render(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    default = settings.namespace_default_inject if args.namespace_default else None
-    text = _read(args.filename)
-    name = "stdin" if args.filename == "-" else args.filename
-    rendered: list[Rendered] = []
-
-    def transform(doc: object) -> Patch:
-        results = inject_document(doc, settings, default_inject=default)
-        rendered.extend(results)
-        return [op for result in results for op in result.operations]
-
-    try:
-        output = manifests.render_pieces(text, transform)
-    except manifests.BadYAML as exc:
-        where = f"{name}:{exc.line}:{exc.column}" if exc.line else name
-        raise UsageError(f"{where}: not YAML: {exc.problem}") from None
-    except BadReview as exc:
-        raise UsageError(f"{name}: {exc}") from None
-    worst = _report(rendered)
-    del text
-    if not args.check:
-        _write(output)
-    if worst == 2 or (worst and args.check):
-        return 1
     return 0
 
 
@@ -346,10 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     flags.add(serve, *SERVE_COMMAND_FLAGS)
     serve.set_defaults(func=_serve)
 
-    render = sub.add_parser("render", help="print Kubernetes YAML with the injection applied")
-    render.add_argument("-f", "--filename", default="-", help="YAML file, or - for stdin")
-    flags.add(render, *RENDER_FLAGS, *INJECTION_FLAGS)
-    render.set_defaults(func=_render, check_namespace_default=True)
+    render.register(sub)
 
     certs: argparse.ArgumentParser = sub.add_parser("certs", help="certificates for the webhook")
     from webhook.certs import commands as certs_commands
@@ -366,13 +171,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     args = _parser().parse_args(argv)
-    # A flag render cannot honour is refused, not ignored: without --namespace-default, no pod
-    # of render's input is in a namespace with the label. (The variable is ignored: serve's
-    # environment may well set it.)
-    if getattr(args, "check_namespace_default", False) and (
-        args.namespace_default_inject is not None and not args.namespace_default
-    ):
-        raise UsageError("--namespace-default-inject applies only with --namespace-default")
+    # A subcommand may check what the command line alone says (render refuses a flag it
+    # cannot honour) before the environment fills in the rest.
+    check = getattr(args, "check_command_line", None)
+    if check is not None:
+        check(args)
     flags.resolve(args)
     return args
 

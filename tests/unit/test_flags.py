@@ -114,7 +114,9 @@ def test_booleans_from_the_environment() -> None:
 
 
 def test_every_flag_of_a_subcommand_is_registered_once() -> None:
-    from webhook.cli import INJECTION_FLAGS, RENDER_FLAGS, SERVE_FLAGS
+    from webhook.cli import SERVE_FLAGS
+    from webhook.injection_flags import INJECTION_FLAGS
+    from webhook.render import RENDER_FLAGS
 
     for group in (SERVE_FLAGS + INJECTION_FLAGS, RENDER_FLAGS + INJECTION_FLAGS):
         names = [f.name for f in group]
