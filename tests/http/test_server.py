@@ -245,7 +245,12 @@ def test_a_log_line_per_admission_with_uid_and_outcome(
     server: RunningServer, client: httpx.Client
 ) -> None:
     client.post("/mutate", json=admission_review(_pod("env-default"), uid="log-me-123"))
-    lines = [json.loads(line) for line in server.logs().splitlines() if "log-me-123" in line]
+
+    def lines_of_it() -> list[dict[str, Any]]:
+        return [json.loads(line) for line in server.logs().splitlines() if "log-me-123" in line]
+
+    _wait_for(lambda: bool(lines_of_it()))  # admission lines go out in batches (0.5 s)
+    lines = lines_of_it()
     assert len(lines) == 1
     assert lines[0]["outcome"] == "injected" and lines[0]["namespace"] == "team-a"
     assert lines[0]["latency_ms"] > 0

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
 from webhook.core.admission import Settings
+from webhook.server import logs
 from webhook.server.admission import ENDPOINTS, AdmissionEndpoint, BodyDeadlines
 from webhook.server.errors import HttpError, refusal
 from webhook.server.metrics import Metrics
@@ -64,6 +65,7 @@ def create_app(
         readiness.ready = False
         if watcher is not None:
             watcher.cancel()
+        logs.flush()  # the admission lines of the last moments
 
     app = FastAPI(
         title="downward-webhook",
