@@ -56,9 +56,16 @@ class AmbassadorSettings:
         hash=False,
     )
 
+    #: The hash, worked out once: the settings are part of every recipe lookup's key.
+    _hash: int = field(init=False, repr=False, compare=False, hash=False, default=0)
+
     def __post_init__(self) -> None:
         frozen = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in self.resources.items()})
         object.__setattr__(self, "resources", frozen)
+        object.__setattr__(self, "_hash", hash((self.image, self.native_sidecar, self.run_as_user)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 def complement_regex(allowed: Iterable[str]) -> str:
