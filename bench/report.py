@@ -282,7 +282,7 @@ def markdown(load: dict[str, Any], core: list[dict[str, Any]], notes: str) -> st
             "",
             rss_summary(load),
             "",
-            "## Pure core (`bench/core_bench.py`, best of 7, pinned to core 0)",
+            "## Pure core (`bench/core_bench.py --repeat 15`, best of 15, pinned to core 0)",
             "",
             core_table(core),
             "",

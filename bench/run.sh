@@ -37,7 +37,8 @@ rm -rf "$ROOT/build"  # setuptools' build/lib keeps modules deleted since
 
 mkdir -p "$WORK"
 echo "== pure core (bench/core_bench.py), pinned to core 0"
-taskset -c 0 "$PYTHON" bench/core_bench.py --json "$WORK/core.json"
+# Best of 15: on a shared machine, fewer samples can all fall in a slow stretch.
+taskset -c 0 "$PYTHON" bench/core_bench.py --repeat 15 --json "$WORK/core.json"
 
 echo "== load: product vs ceiling (bench/loadbench.py)"
 "$PYTHON" bench/loadbench.py --work "$WORK/load" --out "$WORK/load.json" \
