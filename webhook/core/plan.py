@@ -10,7 +10,6 @@ Nothing here reads ``metadata.name`` or ``metadata.uid``: pods made from ``gener
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable
 from itertools import combinations
 
 import msgspec
@@ -20,9 +19,10 @@ from webhook.core.annotations import Options
 from webhook.core.envvars import EnvBlock, env_source
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
 from webhook.core.model import Container, EnvVar, Pod, PodSpec
+from webhook.core.notices import env_conflicts, missing_limits, mount_conflicts, no_limit
 from webhook.core.pieces import AmbassadorPieces, EnvPieces, Kit, Mount, Template, env_pieces
 from webhook.core.placement import ambassador_for
-from webhook.core.reasons import Finding, Reason, listing
+from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME
 from webhook.types import JSONObject
 
@@ -130,21 +130,6 @@ def _plan_env(
     return (env_pieces(tuple(add), mount) if add else None), had or bool(add)
 
 
-def _env_conflicts(conflicts: dict[str, list[str]]) -> list[Finding]:
-    """One finding per set of conflicting names, listing the containers that have it."""
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for container, names in conflicts.items():
-        groups.setdefault(tuple(names), []).append(container)
-    return [
-        Finding.of(
-            Reason.ENV_CONFLICT,
-            containers=listing("container", containers),
-            names=listing("env var", names),
-        )
-        for names, containers in groups.items()
-    ]
-
-
 def _at(mount_path: str, path: str) -> bool:
     """Whether ``mount_path`` is ``path`` (normalised, as our ``volume-path`` is) once
     normalised; ``posixpath.normpath`` only for a path that has something to normalise."""
@@ -163,52 +148,6 @@ def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[bool,
                 return False, False
             return False, True
     return True, True
-
-
-def _mount_conflicts(conflicts: list[str], path: str, mounted: bool) -> list[Finding]:
-    if not conflicts:
-        return []
-    reason = Reason.MOUNT_CONFLICT if mounted else Reason.VOLUME_NOT_MOUNTABLE
-    return [Finding.of(reason, containers=listing("container", conflicts), path=path)]
-
-
-def _missing_limits(container: Container, kinds: Iterable[str]) -> list[str]:
-    resources = container.resources
-    limits = resources.limits if resources else None
-    return limits.lacking(kinds) if limits else list(kinds)
-
-
-#: The resources a pod-level limit covers for the Downward API (PodLevelResources).
-_POD_LEVEL = ("cpu", "memory")
-
-
-def _pod_level_limits(spec: PodSpec) -> frozenset[str]:
-    limits = spec.resources.limits if spec.resources else None
-    if not limits:
-        return frozenset()
-    return frozenset(
-        k
-        for k in _POD_LEVEL
-        if k in limits and msgspec.json.decode(getattr(limits, k)) not in ("0", 0)
-    )
-
-
-def _no_limit(missing: dict[str, list[str]], spec: PodSpec) -> list[Finding]:
-    """One finding for the pod: which containers lack which limit, pod-level limits aside."""
-    if not any(missing.values()):
-        return []
-    covered = _pod_level_limits(spec)
-    groups: dict[tuple[str, ...], list[str]] = {}
-    for name, kinds in missing.items():
-        lacking = tuple(k for k in dict.fromkeys(kinds) if k not in covered)
-        if lacking:
-            groups.setdefault(lacking, []).append(name)
-    parts = [
-        f"{listing('container', names)} {'has' if len(names) == 1 else 'have'}"
-        f" no {', '.join(kinds)} limit"
-        for kinds, names in groups.items()
-    ]
-    return [Finding.of(Reason.NO_LIMIT, missing="; ".join(parts))] if parts else []
 
 
 def _volume(
@@ -286,27 +225,27 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
     plans: list[ContainerPlan] = []
     # Resources whose limit a container lacks, though an env var or the volume reads it.
     missing: dict[str, list[str]] = {}
-    env_conflicts: dict[str, list[str]] = {}
-    mount_conflicts: list[str] = []
+    env_clashes: dict[str, list[str]] = {}
+    mount_clashes: list[str] = []
     has_env = mounted = False
     for target in targets:
-        add_env, got_env = _plan_env(target, block, pieces, kit.mount, env_conflicts)
+        add_env, got_env = _plan_env(target, block, pieces, kit.mount, env_clashes)
         mount, got_mount = (
-            _plan_mount(target, options.volume_path, mount_conflicts)
+            _plan_mount(target, options.volume_path, mount_clashes)
             if with_volume
             else (False, False)
         )
         has_env, mounted = has_env or got_env, mounted or got_mount
         if add_env is not None and block.limits:
-            missing[target.container.name] = _missing_limits(target.container, block.limits)
+            missing[target.container.name] = missing_limits(target.container, block.limits)
         how = (1 + bool(target.container.volumeMounts)) if mount else 0  # none, create, append
         if add_env is not None:
             into = add_env.templates[bool(target.container.env)][how]
             plans.append(ContainerPlan(target.pointer, into, add_env.vars, mount))
         elif mount:
             plans.append(ContainerPlan(target.pointer, kit.mount_only[how - 1], (), True))
-    findings.extend(_env_conflicts(env_conflicts))
-    findings.extend(_mount_conflicts(mount_conflicts, options.volume_path, mounted))
+    findings.extend(env_conflicts(env_clashes))
+    findings.extend(mount_conflicts(mount_clashes, options.volume_path, mounted))
     if with_volume and not mounted:
         volumes.clear()  # a volume that no container mounts is not added
     if wants_env and has_env:
@@ -316,10 +255,10 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
     if volumes:
         for container in spec.containers:
             if container.name != amb.CONTAINER_NAME:
-                kinds = _missing_limits(container, ("cpu", "memory"))
+                kinds = missing_limits(container, ("cpu", "memory"))
                 if kinds:
                     missing.setdefault(container.name, []).extend(kinds)
-    findings.extend(_no_limit(missing, spec))
+    findings.extend(no_limit(missing, spec))
 
     if ambassador is not None:
         volumes.extend(ambassador.volumes)
