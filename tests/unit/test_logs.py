@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +93,29 @@ def test_a_full_batch_goes_out_at_once_and_without_a_loop_a_line_is_not_held(
     assert len(_lines(stream)) == count and stream.writes == 1
     ADMISSION({"uid": "outside", "outcome": "ignored"})  # no running loop: written now
     assert _lines(stream)[-1]["uid"] == "outside"
+
+
+def test_lines_from_other_threads_are_neither_lost_nor_torn(stream: _Stream) -> None:
+    def warn(n: int) -> None:
+        for i in range(200):
+            logging.getLogger("downward_webhook.http").warning(f"thread {n} line {i}")
+
+    async def review_meanwhile() -> None:
+        threads = [threading.Thread(target=warn, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for i in range(800):
+            ADMISSION({"uid": f"u{i}", "outcome": "injected"})
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        for thread in threads:
+            thread.join()
+
+    asyncio.run(review_meanwhile())
+    logs.flush()
+    lines = _lines(stream)  # each parses: no line torn
+    assert sum(1 for line in lines if line["msg"] == "admission") == 800
+    assert sum(1 for line in lines if str(line["msg"]).startswith("thread ")) == 800
+    assert [line["uid"] for line in lines if line["msg"] == "admission"] == [
+        f"u{i}" for i in range(800)
+    ]

@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import logging
 import sys
+import threading
 import time
 from typing import TextIO
 
@@ -35,19 +36,23 @@ BATCH_SECONDS = 0.5
 
 class _Lines:
     """The lines on their way to ``stream``: admission lines wait in a batch (``add``), any
-    other line writes the batch and then itself (``write``)."""
+    other line writes the batch and then itself (``write``). Locked: ``logging`` may be
+    called from any thread, admission lines come from the event loop's."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
+        self.lock = threading.Lock()
         self.batch: list[str] = []
         self.chars = 0
         self.due: asyncio.TimerHandle | None = None
         self.due_loop: asyncio.AbstractEventLoop | None = None
 
     def add(self, line: str) -> None:
-        self.batch.append(line)
-        self.chars += len(line)
-        if self.chars >= BATCH_CHARS:
+        with self.lock:
+            self.batch.append(line)
+            self.chars += len(line)
+            full = self.chars >= BATCH_CHARS
+        if full:
             self.flush()
             return
         try:
@@ -63,10 +68,15 @@ class _Lines:
         self.flush()
 
     def write(self, line: str) -> None:
-        self.flush()
-        self.stream.write(line)
+        with self.lock:
+            self._write_batch()
+            self.stream.write(line)
 
     def flush(self) -> None:
+        with self.lock:
+            self._write_batch()
+
+    def _write_batch(self) -> None:
         if self.batch:  # one write: the stream is line-buffered
             text = "".join(self.batch)
             self.batch.clear()
