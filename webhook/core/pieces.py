@@ -23,7 +23,7 @@ from webhook.core import ambassador as amb
 from webhook.core.annotations import Options
 from webhook.core.envvars import EnvBlock, api_url_var, env_block
 from webhook.core.keys import AMBASSADOR, ENV
-from webhook.core.volume import VOLUME_NAME, build_mount, build_volume, resource_items
+from webhook.core.volume import build_mount, build_volume, resource_items
 from webhook.types import JSONObject
 
 __all__ = [
@@ -209,12 +209,8 @@ class Kit:
             ),
         )
 
-    def volume_json(self, names: list[str]) -> bytes:
-        return self.volume.encode(names)
-
     def volume_source(self, names: list[str]) -> object:
         """The ``downwardAPI`` source of the volume for ``names``, decoded (to compare it with
         a volume the pod has already: a re-review)."""
         volume: JSONObject = msgspec.json.decode(self.volume.encode(names))
-        assert volume["name"] == VOLUME_NAME
         return volume["downwardAPI"]

@@ -27,11 +27,13 @@ __all__ = ["ambassador_for"]
 def ambassador_for(
     spec: PodSpec,
     kit: Kit,
-    ambassadors: tuple[AmbassadorPieces, AmbassadorPieces],
     prior: frozenset[str],
     findings: list[Finding],
 ) -> tuple[bool, AmbassadorPieces | None]:
-    """(is the ambassador in the pod after this review, the container to add if any)."""
+    """(is the ambassador in the pod after this review, the container to add if any), for a
+    kit with the ambassador mode."""
+    ambassadors = kit.ambassador
+    assert ambassadors is not None, "a kit without the ambassador mode"
     blocked = _ambassador_unsupported(spec, ambassadors[0].native)
     if blocked is not None:
         findings.append(blocked)

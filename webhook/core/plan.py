@@ -165,7 +165,7 @@ def _volume(
         folders.append(amb.CONTAINER_NAME)
     existing = next((v for v in spec.volumes or () if v.name == VOLUME_NAME), None)
     if existing is None:
-        return True, kit.volume_json(folders)
+        return True, kit.volume.encode(folders)
     # Only the downwardAPI source is compared: validation allows one source per volume.
     same = bool(existing.downwardAPI) and (
         msgspec.json.decode(existing.downwardAPI) == kit.volume_source(folders)
@@ -199,7 +199,7 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
 
     with_ambassador, ambassador = False, None
     if kit.ambassador is not None:
-        with_ambassador, ambassador = ambassador_for(spec, kit, kit.ambassador, prior, findings)
+        with_ambassador, ambassador = ambassador_for(spec, kit, prior, findings)
         if with_ambassador:
             applied.add(AMBASSADOR)
 

@@ -81,8 +81,7 @@ def recipe(
     if hit is not None:
         _KEPT.move_to_end(key)
         return hit[0]
-    ours = dict(zip([k for k in keys if k.startswith(PREFIX)], values, strict=True))
-    made = _make(keys, ours, default_inject, settings)
+    made = make_recipe(annotations, default_inject, settings)
     chars = sum(map(len, keys)) + sum(map(len, values))
     if chars <= MAX_RECIPE_CHARS:
         _keep(key, made, chars)

@@ -54,4 +54,3 @@ def is_env_prefix(prefix: str) -> bool:
 def is_dns1123_label(name: str) -> bool:
     """``IsDNS1123Label``: container names, volume names."""
     return len(name) <= DNS1123_LABEL_MAX and _DNS1123_LABEL.fullmatch(name) is not None
-

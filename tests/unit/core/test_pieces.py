@@ -47,7 +47,7 @@ def test_the_volume_template_is_the_json_of_build_volume_for_any_names(names: li
         built = build_volume(
             names, options.volume_mode, options.cpu_divisor, options.memory_divisor
         )
-        assert json.loads(kit.volume_json(names)) == built
+        assert json.loads(kit.volume.encode(names)) == built
         assert kit.volume_source(names) == built["downwardAPI"]
 
 

@@ -28,7 +28,7 @@ def _place(*containers: dict[str, Any], **spec: Any) -> tuple[bool, list[Reason]
     )
     assert KIT.ambassador is not None
     findings: list[Any] = []
-    placed, _ = ambassador_for(pod.spec, KIT, KIT.ambassador, frozenset(), findings)
+    placed, _ = ambassador_for(pod.spec, KIT, frozenset(), findings)
     return placed, [f.reason for f in findings]
 
 
