@@ -87,7 +87,7 @@ def _ambassador(plan: Plan) -> bytes:
         return add_op(b"/spec/containers/-", ambassador.container)
     if plan.has_init_containers:
         return add_op(b"/spec/initContainers/0", ambassador.container)
-    return add_op(b"/spec/initContainers", b"[" + ambassador.container + b"]")
+    return _create_or_append(b"/spec/initContainers", (ambassador.container,), exists=False)
 
 
 def render(plan: Plan, warnings: str | None = None) -> JsonPatch:
