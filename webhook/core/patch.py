@@ -49,7 +49,7 @@ class JsonPatch(msgspec.Struct, frozen=True, gc=False):
         return ops
 
     def encode(self) -> bytes:
-        return b"[" + b",".join(self.pieces) + b"]"
+        return b"[%b]" % b",".join(self.pieces)
 
 
 _encode = msgspec.json.encode
