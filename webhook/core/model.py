@@ -15,8 +15,6 @@ Field names follow the Kubernetes JSON names. Structs are frozen: planning only 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import msgspec
 from msgspec import Raw, Struct
 
@@ -87,15 +85,25 @@ class ResourceList(Struct, frozen=True, gc=False):
         value = getattr(self, kind.replace("-", "_"), None)
         return isinstance(value, Raw) and bool(value)
 
-    def lacking(self, kinds: Iterable[str]) -> list[str]:
-        """The ones of ``kinds`` (``cpu``, ``memory``, ``ephemeral-storage``) not here."""
-        return [k for k in kinds if not getattr(self, _FIELDS[k])]
+    def kinds(self) -> frozenset[str]:
+        """The kinds (``cpu``, ``memory``, ``ephemeral-storage``) that are here."""
+        return _KINDS[bool(self.cpu), bool(self.memory), bool(self.ephemeral_storage)]
 
     def __bool__(self) -> bool:
         return bool(self.cpu or self.memory or self.ephemeral_storage)
 
 
-_FIELDS = {"cpu": "cpu", "memory": "memory", "ephemeral-storage": "ephemeral_storage"}
+#: (cpu, memory, ephemeral-storage present) -> the kinds present: every review reads them.
+_KINDS = {
+    (cpu, memory, storage): frozenset(
+        kind
+        for kind, here in (("cpu", cpu), ("memory", memory), ("ephemeral-storage", storage))
+        if here
+    )
+    for cpu in (False, True)
+    for memory in (False, True)
+    for storage in (False, True)
+}
 
 
 class ResourceRequirements(Struct, frozen=True, gc=False):

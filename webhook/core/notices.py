@@ -8,8 +8,6 @@ pod-level limits (PodLevelResources) cover for the Downward API.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import msgspec
 
 from webhook.core.model import Container, PodSpec
@@ -40,10 +38,16 @@ def mount_conflicts(conflicts: list[str], path: str, mounted: bool) -> list[Find
     return [Finding.of(reason, containers=listing("container", conflicts), path=path)]
 
 
-def missing_limits(container: Container, kinds: Iterable[str]) -> list[str]:
+def missing_limits(container: Container, kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The ones of ``kinds`` the container has no limit for, in the order of ``kinds``."""
     resources = container.resources
-    limits = resources.limits if resources else None
-    return limits.lacking(kinds) if limits else list(kinds)
+    limits = resources.limits if resources is not None else None
+    if limits is None:
+        return kinds
+    have = limits.kinds()
+    if have.issuperset(kinds):  # the usual case, and the one every review meets
+        return ()
+    return tuple([k for k in kinds if k not in have])
 
 
 #: The resources a pod-level limit covers for the Downward API (PodLevelResources).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 from itertools import combinations
+from operator import attrgetter
 
 import msgspec
 
@@ -95,6 +96,9 @@ def _targets(spec: PodSpec, options: Options, findings: list[Finding]) -> list[_
     ]
 
 
+_name = attrgetter("name")
+
+
 def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
     value_from = msgspec.json.decode(var.valueFrom) if var.valueFrom else None
     return env_source(var.value, value_from, container)
@@ -112,7 +116,7 @@ def _plan_env(
     own = target.container.env
     if pieces is None:
         return None, False
-    if not own or block.names.isdisjoint([v.name for v in own]):
+    if not own or block.names.isdisjoint(map(_name, own)):
         return pieces, True  # nothing in common: add all (the usual case)
     existing = {v.name: v for v in own}
     add: list[JSONObject] = []
@@ -141,8 +145,11 @@ def _at(mount_path: str, path: str) -> bool:
 
 def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[bool, bool]:
     """(whether to add the mount, whether the container mounts our volume after this review)."""
+    # Normalising only drops ``.``, ``..`` and slashes: a mount path that normalises to
+    # ``path`` holds its last name as it is (cheap to look for, and most mounts lack it).
+    last = path.rpartition("/")[2]
     for mount in target.container.volumeMounts or ():
-        if _at(mount.mountPath, path):
+        if last in mount.mountPath and _at(mount.mountPath, path):
             if mount.name != VOLUME_NAME:
                 conflicts.append(target.container.name)
                 return False, False
@@ -237,7 +244,9 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
         )
         has_env, mounted = has_env or got_env, mounted or got_mount
         if add_env is not None and block.limits:
-            missing[target.container.name] = missing_limits(target.container, block.limits)
+            lacking = missing_limits(target.container, block.limits)
+            if lacking:
+                missing[target.container.name] = list(lacking)
         how = (1 + bool(target.container.volumeMounts)) if mount else 0  # none, create, append
         if add_env is not None:
             into = add_env.templates[bool(target.container.env)][how]

@@ -39,9 +39,15 @@ def test_missing_limits_are_read_per_container() -> None:
     spec = _spec(
         {"name": "a", "image": "x", "resources": {"limits": {"cpu": "1"}}},
         {"name": "b", "image": "x"},
+        {"name": "c", "image": "x", "resources": {"limits": {}}},
+        {"name": "d", "image": "x", "resources": {"limits": {"memory": "1Gi", "cpu": "1"}}},
     )
-    assert missing_limits(spec.containers[0], ("cpu", "memory")) == ["memory"]
-    assert missing_limits(spec.containers[1], ("cpu", "memory")) == ["cpu", "memory"]
+    a, b, c, d = spec.containers
+    assert missing_limits(a, ("cpu", "memory")) == ("memory",)
+    assert missing_limits(b, ("cpu", "memory")) == ("cpu", "memory")
+    assert missing_limits(c, ("memory", "cpu")) == ("memory", "cpu")  # in the order asked
+    assert missing_limits(d, ("cpu", "memory")) == ()
+    assert missing_limits(d, ("ephemeral-storage", "cpu")) == ("ephemeral-storage",)
 
 
 def test_one_no_limit_finding_for_the_pod_less_what_pod_level_limits_cover() -> None:
