@@ -121,9 +121,9 @@ def _handler_uses(handler: Handler | None, port: int) -> bool:
     )
 
 
-def _port_use(container: Container, port: int, said: str) -> str | None:
-    """Where the container is seen to listen on ``port``: ports, a probe, a handler, args
-    (``said``: its command and args, joined)."""
+def _port_use(container: Container, port: int, digits: str, said: str) -> str | None:
+    """Where the container is seen to listen on ``port`` (``digits``: ``str(port)``): ports,
+    a probe, a handler, args (``said``: its command and args, joined)."""
     for p in container.ports or ():
         if p.containerPort == port and p.protocol in (None, "TCP"):
             return "ports"
@@ -136,7 +136,7 @@ def _port_use(container: Container, port: int, said: str) -> str | None:
     ):
         return "lifecycle handler"
     # Only args with the port's digits in them can name the port: the usual answer, unsplit.
-    if str(port) in said and port in _arg_ports(_said(container)):
+    if digits in said and port in _arg_ports(_said(container)):
         return "args"
     return None
 
@@ -144,12 +144,15 @@ def _port_use(container: Container, port: int, said: str) -> str | None:
 def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Finding]) -> bool:
     """A container (or init container) already runs ``kubectl proxy``, or uses the port."""
     said = [" ".join(_said(c)) for c in everyone]
+    if "kubectl" in " ".join(said):  # one look for the usual answer (none)
+        for container, text in zip(everyone, said, strict=True):
+            if "kubectl" in text and _runs_kubectl_proxy(_said(container)):
+                finding = Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name)
+                findings.append(finding)
+                return True
+    digits = str(port)
     for container, text in zip(everyone, said, strict=True):
-        if "kubectl" in text and _runs_kubectl_proxy(_said(container)):
-            findings.append(Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name))
-            return True
-    for container, text in zip(everyone, said, strict=True):
-        use = _port_use(container, port, text)
+        use = _port_use(container, port, digits, text)
         if use is not None:
             findings.append(
                 Finding.of(

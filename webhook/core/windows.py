@@ -32,7 +32,7 @@ def selects_windows(spec: PodSpec) -> str | None:
     affinity = spec.affinity.nodeAffinity if spec.affinity else None
     required = affinity.requiredDuringSchedulingIgnoredDuringExecution if affinity else None
     terms = (required.nodeSelectorTerms if required else None) or ()
-    if any(_admits_windows(term) for term in terms):
+    if terms and any(_admits_windows(term) for term in terms):
         return f"selects (required node affinity on {OS_LABEL})"
     return None
 
