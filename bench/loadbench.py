@@ -205,19 +205,9 @@ def median_row(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     return row
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--work", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 30])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--duration", type=float, default=6)
-    parser.add_argument("--warmup", type=float, default=2)
-    parser.add_argument("--soak-reviews", type=int, default=100_000)
-    parser.add_argument("--soak-size", type=int, default=3)
-    parser.add_argument("--soak-seconds", type=float, default=20)
-    args = parser.parse_args()
-    work = args.work
+def prepare(work: Path, sizes: list[int]) -> list[str]:
+    """A fresh ``work``: a CA and serving certificate in work/certs, the request bodies in
+    work/bodies/review-N.json. Returns both servers' TLS arguments."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     certs = work / "certs"
@@ -239,24 +229,36 @@ def main() -> None:
         cwd=ROOT,
     )
     subprocess.run(
-        [
-            PY,
-            str(BENCH / "bodies.py"),
-            str(work / "bodies"),
-            *map(str, sorted({*args.sizes, args.soak_size})),
-        ],
-        check=True,
+        [PY, str(BENCH / "bodies.py"), str(work / "bodies"), *map(str, sizes)], check=True
     )
-    tls = ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")]
-    product = Server(
-        "product",
-        [PY, "-m", "webhook.cli", "serve", "--host", "127.0.0.1", "--port", "18443", *tls],
-        18443,
-        work,
-    )
-    ceiling = Server(
-        "ceiling", [PY, str(BENCH / "ceiling.py"), "--port", "19443", *tls], 19443, work
-    )
+    return ["--tls-cert", str(certs / "tls.crt"), "--tls-key", str(certs / "tls.key")]
+
+
+def product_cmd(port: int, tls: list[str]) -> list[str]:
+    """``downward-webhook serve`` with production defaults (log level info)."""
+    return [PY, "-m", "webhook.cli", "serve", "--host", "127.0.0.1", "--port", str(port), *tls]
+
+
+def ceiling_cmd(port: int, tls: list[str]) -> list[str]:
+    return [PY, str(BENCH / "ceiling.py"), "--port", str(port), *tls]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1, 3, 30])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=6)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--soak-reviews", type=int, default=100_000)
+    parser.add_argument("--soak-size", type=int, default=3)
+    parser.add_argument("--soak-seconds", type=float, default=20)
+    args = parser.parse_args()
+    work = args.work
+    tls = prepare(work, sorted({*args.sizes, args.soak_size}))
+    product = Server("product", product_cmd(18443, tls), 18443, work)
+    ceiling = Server("ceiling", ceiling_cmd(19443, tls), 19443, work)
     servers = [product, ceiling]
     sampler = RssSampler(servers)
     results: dict[str, Any] = {

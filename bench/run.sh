@@ -8,7 +8,10 @@
 # (bench/ceiling.py) side by side under wrk, runs the pure-core micro-benchmark, and writes
 # docs/benchmarks.md (results, machine, commands) and docs/benchmarks.png. Not part of the
 # tests. Takes about 5 minutes. Environment: ROUNDS (3), DURATION (6 s per round),
-# WORK (/tmp/downward-bench), PYTHON (.venv/bin/python).
+# WORK (/tmp/downward-bench), PYTHON (.venv/bin/python), INSTRUCTIONS (unset; 1: also count
+# instructions per request under valgrind's callgrind, bench/instructions.py, installing
+# valgrind (apt) if missing, into the page's "Instructions per request" section; about 20
+# minutes more).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,10 +20,15 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 WORK="${WORK:-/tmp/downward-bench}"
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-6}"
+INSTRUCTIONS="${INSTRUCTIONS:-}"
 
 if ! command -v wrk >/dev/null; then
     apt-get update -qq
     apt-get install -y -qq wrk
+fi
+if [ "$INSTRUCTIONS" = 1 ] && ! command -v valgrind >/dev/null; then
+    apt-get update -qq
+    apt-get install -y -qq valgrind
 fi
 command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
 [ "$(nproc)" -ge 2 ] || { echo "needs 2 cores: server on core 0, wrk on core 1" >&2; exit 1; }
@@ -44,7 +52,14 @@ echo "== load: product vs ceiling (bench/loadbench.py)"
 "$PYTHON" bench/loadbench.py --work "$WORK/load" --out "$WORK/load.json" \
     --rounds "$ROUNDS" --duration "$DURATION"
 
+REPORT_EXTRA=()
+if [ "$INSTRUCTIONS" = 1 ]; then
+    echo "== instructions per request under callgrind (bench/instructions.py)"
+    "$PYTHON" bench/instructions.py --work "$WORK/instructions" --out "$WORK/instructions.json"
+    REPORT_EXTRA=(--instructions "$WORK/instructions.json")
+fi
+
 echo "== report"
 "$PYTHON" bench/report.py --load "$WORK/load.json" --core "$WORK/core.json" \
-    --png docs/benchmarks.png --markdown docs/benchmarks.md
+    --png docs/benchmarks.png --markdown docs/benchmarks.md "${REPORT_EXTRA[@]}"
 echo "wrote docs/benchmarks.md and docs/benchmarks.png"
