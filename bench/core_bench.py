@@ -15,6 +15,14 @@ typed decode of the request body alone (part of ``admit``), and ``loads`` is orj
 it generically, as the ceiling server does.
 
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
+
+``--count STEP N`` runs one step (``admit``, ``mutate``, ``decode`` or ``response``) N times
+for a 3-container pod and nothing else, to be counted by callgrind rather than timed:
+instructions do not move with the other jobs of a shared machine. Per review, the difference
+of two runs:
+
+    valgrind --tool=callgrind python bench/core_bench.py --count admit 0     # start-up
+    valgrind --tool=callgrind python bench/core_bench.py --count admit 2000  # + 2000 reviews
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import argparse
 import json
 import sys
 import timeit
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -36,9 +45,10 @@ from webhook.core.admission import Settings, admit, mutate  # noqa: E402
 from webhook.core.model import Pod  # noqa: E402
 from webhook.core.patch import render  # noqa: E402
 from webhook.core.plan import plan_injection  # noqa: E402
-from webhook.core.review import parse_review  # noqa: E402
+from webhook.core.review import encode_response, parse_review  # noqa: E402
 
 SIZES = (1, 3, 30, 100)
+COUNTED = ("admit", "mutate", "decode", "response")
 
 
 def _best_us(stmt: object, repeat: int) -> float:
@@ -96,12 +106,41 @@ def measure_annotations(extra: int, repeat: int) -> dict[str, float]:
     }
 
 
+def count(step: str, times: int) -> None:
+    """Run ``step`` ``times`` times on a 3-container review (after one untimed run)."""
+    body = orjson.dumps(review(3))
+    settings = Settings()
+    request = parse_review(body)
+    assert request.pod is not None
+    decision = mutate(request.pod, settings)
+    patch = decision.patch.encode()
+    steps: dict[str, Callable[[], object]] = {
+        "admit": lambda: admit(body, settings),
+        "mutate": lambda: mutate(request.pod, settings),  # type: ignore[arg-type]
+        "decode": lambda: parse_review(body),
+        "response": lambda: encode_response(
+            request.api_version, request.uid, patch=patch, warnings=decision.warnings
+        ),
+    }
+    run = steps[step]
+    run()
+    for _ in range(times):
+        run()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--count", nargs=2, metavar=("STEP", "N"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--annotations", action="store_true")
     args = parser.parse_args()
+    if args.count:
+        step, times = args.count
+        if step not in COUNTED or not times.isdigit():
+            parser.error(f"--count STEP N: STEP one of {', '.join(COUNTED)}, N a count")
+        count(step, int(times))
+        return
     if args.annotations:
         print(f"{'annotations':>11} {'core µs':>9} {'first µs':>9}")
         for extra in (0, 10, 200):
