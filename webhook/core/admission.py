@@ -67,6 +67,8 @@ class Decision(msgspec.Struct, frozen=True, gc=False):
     @property
     def warnings(self) -> list[str]:
         """Admission warnings; on a denial only the notices (the denial names the rest)."""
+        if not self.findings:
+            return []
         denied = self.outcome == "denied"
         lines = [f.message for f in self.findings if not (denied and f.invalid)]
         return [*lines, f"and {self.more} more"] if self.more and not denied else lines
@@ -88,6 +90,8 @@ def _decision(
     modes: tuple[str, ...] = (),
 ) -> Decision:
     """A decision keeping the first ``MAX_WARNINGS`` findings, in ``_ordered`` order."""
+    if not findings:  # the usual answer
+        return Decision(outcome, patch or JsonPatch(), modes)
     findings = _ordered(findings)
     kept = tuple(findings[:MAX_WARNINGS])
     return Decision(outcome, patch or JsonPatch(), modes, kept, len(findings) - len(kept))
@@ -149,7 +153,7 @@ def mutate(pod: Pod, settings: Settings, *, default_inject: str | None = None) -
         return _stopped(pod, settings, [*findings, stop])
     plan = plan_injection(pod, made.kit)
     findings += plan.findings
-    if settings.strict and any(f.invalid for f in findings):
+    if settings.strict and findings and any(f.invalid for f in findings):
         return _decision("denied", findings)
     patch = render(plan, _warnings_value(annotations, findings))
     outcome: Outcome = "injected" if patch and plan.modes else "unchanged"

@@ -253,8 +253,10 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
             plans.append(ContainerPlan(target.pointer, into, add_env.vars, mount))
         elif mount:
             plans.append(ContainerPlan(target.pointer, kit.mount_only[how - 1], (), True))
-    findings.extend(env_conflicts(env_clashes))
-    findings.extend(mount_conflicts(mount_clashes, options.volume_path, mounted))
+    if env_clashes:
+        findings.extend(env_conflicts(env_clashes))
+    if mount_clashes:
+        findings.extend(mount_conflicts(mount_clashes, options.volume_path, mounted))
     if with_volume and not mounted:
         volumes.clear()  # a volume that no container mounts is not added
     if wants_env and has_env:
@@ -267,7 +269,8 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
                 kinds = missing_limits(container, ("cpu", "memory"))
                 if kinds:
                     missing.setdefault(container.name, []).extend(kinds)
-    findings.extend(no_limit(missing, spec))
+    if missing:
+        findings.extend(no_limit(missing, spec))
 
     if ambassador is not None:
         volumes.extend(ambassador.volumes)
