@@ -130,6 +130,29 @@ def test_a_mount_path_in_use_skips_that_container_only() -> None:
     assert plan.modes == (VOLUME,)
 
 
+@pytest.mark.parametrize(
+    ("written", "taken"),
+    [
+        ("/etc/./podinfo", True),
+        ("/etc//podinfo", True),
+        ("/etc/x/../podinfo", True),
+        ("/etc/podinfo/.", True),
+        ("/etc/podinfo-data", False),  # holds the name, is another path
+        ("/etc/info", False),
+    ],
+)
+def test_a_mount_path_is_ours_once_normalised_whatever_its_spelling(
+    written: str, taken: bool
+) -> None:
+    pod = _pod(
+        _container("app", volumeMounts=[{"name": "cfg", "mountPath": written}]),
+        volumes=[{"name": "cfg", "emptyDir": {}}],
+    )
+    plan = _plan(pod, VOLUME)
+    assert (_reasons(plan) == [Reason.VOLUME_NOT_MOUNTABLE]) is taken
+    assert bool(plan.containers) is not taken
+
+
 def test_the_ambassador_is_skipped_on_a_host_network_pod_or_a_taken_port() -> None:
     assert _reasons(_plan(_pod(hostNetwork=True), AMBASSADOR)) == [Reason.AMBASSADOR_HOST_NETWORK]
     busy = _pod(_container("app", ports=[{"containerPort": 8001}]))
