@@ -43,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from loadbench import ROOT, ceiling_cmd, prepare, product_cmd
+from loadbench import ROOT, ceiling_cmd, check_ceiling, check_product, prepare, product_cmd
 
 LIVE: set[subprocess.Popen[bytes]] = set()  # servers running, killed on any failure
 LOCK, STOP = threading.Lock(), threading.Event()
@@ -54,15 +54,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def check_product(raw: bytes) -> None:
-    answer = json.loads(raw)["response"]
-    assert answer["allowed"] and answer.get("patch") and "warnings" not in answer, answer
-
-
-def check_ceiling(raw: bytes) -> None:
-    assert json.loads(raw)["response"]["allowed"], raw
 
 
 def connect(

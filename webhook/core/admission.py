@@ -90,10 +90,7 @@ def _decision(
     modes: tuple[str, ...] = (),
 ) -> Decision:
     """A decision keeping the first ``MAX_WARNINGS`` findings, in ``_ordered`` order."""
-    if not findings:  # the usual answer
-        return Decision(outcome, patch or JsonPatch(), modes)
-    findings = _ordered(findings)
-    kept = tuple(findings[:MAX_WARNINGS])
+    kept = tuple(_ordered(findings)[:MAX_WARNINGS]) if findings else ()  # none: the usual
     return Decision(outcome, patch or JsonPatch(), modes, kept, len(findings) - len(kept))
 
 

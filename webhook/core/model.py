@@ -82,8 +82,7 @@ class ResourceList(Struct, frozen=True, gc=False):
     ephemeral_storage: Raw = msgspec.field(default=Raw(), name="ephemeral-storage")
 
     def __contains__(self, kind: str) -> bool:
-        value = getattr(self, kind.replace("-", "_"), None)
-        return isinstance(value, Raw) and bool(value)
+        return kind in self.kinds()
 
     def kinds(self) -> frozenset[str]:
         """The kinds (``cpu``, ``memory``, ``ephemeral-storage``) that are here."""
