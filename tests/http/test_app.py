@@ -133,3 +133,12 @@ def test_a_bug_is_a_one_line_500_counted_as_an_error(monkeypatch: pytest.MonkeyP
 def test_serve_serves_the_fastapi_app() -> None:
     server = build_server(Settings(), ServeConfig(insecure_http=True))
     assert isinstance(server.config.app, FastAPI)
+
+
+def test_serve_trusts_no_forwarding_headers() -> None:
+    """No proxy sits between the API server and the webhook: the app uvicorn runs is ours,
+    not wrapped in ProxyHeadersMiddleware (which would rewrite the client from a loopback
+    caller's X-Forwarded-For)."""
+    server = build_server(Settings(), ServeConfig(insecure_http=True))
+    server.config.load()
+    assert server.config.loaded_app is server.config.app

@@ -127,6 +127,9 @@ def build_server(settings: Settings, config: ServeConfig) -> Server:
         loop="uvloop",
         lifespan="on",
         server_header=False,
+        # The API server calls us directly: X-Forwarded-* is nobody's to set, so uvicorn's
+        # ProxyHeadersMiddleware (which trusts it from loopback) is not put around the app.
+        proxy_headers=False,
         timeout_graceful_shutdown=int(config.graceful_timeout),
         timeout_keep_alive=30,
         **kwargs,
