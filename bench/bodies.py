@@ -18,7 +18,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.kube import admission_review
+from tests.support.reviews import admission_review
 
 TOKEN_VOLUME = "kube-api-access-x7k2p"
 

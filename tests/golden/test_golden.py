@@ -23,12 +23,12 @@ import pytest
 import yaml
 
 from tests.support.kube import (
-    admission_review,
     answer,
     kubectl_patch,
     schema_errors,
     validation_errors,
 )
+from tests.support.reviews import admission_review
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 

@@ -15,7 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.support.kube import admission_review, minimal_pod
+from tests.support.kube import minimal_pod
+from tests.support.reviews import admission_review
 from webhook.core.admission import Settings
 from webhook.server import admission
 from webhook.server.app import create_app

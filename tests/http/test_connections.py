@@ -23,7 +23,8 @@ import pytest
 import uvloop
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from tests.support.kube import admission_review, minimal_pod
+from tests.support.kube import minimal_pod
+from tests.support.reviews import admission_review
 from tests.support.server import free_port, generate_certs
 from webhook.core.admission import Settings
 from webhook.server.app import ServerOptions

@@ -28,7 +28,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from tests.support.kube import admission_review, minimal_pod
+from tests.support.kube import minimal_pod
+from tests.support.reviews import admission_review
 from tests.support.server import CLI, RunningServer, free_port, generate_certs, running_server
 
 CLIENTS = 32

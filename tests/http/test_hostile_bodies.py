@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.kube import admission_review, minimal_pod
+from tests.support.kube import minimal_pod
+from tests.support.reviews import admission_review
 from tests.support.server import RunningServer, running_server
 
 LIMIT = 65536

@@ -24,7 +24,8 @@ import httpx
 import jsonpatch
 import pytest
 
-from tests.support.kube import admission_review, answer, minimal_pod
+from tests.support.kube import answer, minimal_pod
+from tests.support.reviews import admission_review
 from tests.support.server import CLI, RunningServer, free_port, running_server
 from webhook.core.admission import Settings
 from webhook.core.ambassador import CONTAINER_NAME, TOKEN_PATH, TOKEN_VOLUME, AmbassadorSettings

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from tests.support.kube import admission_review
+from tests.support.reviews import admission_review
 from tests.support.server import RunningServer, generate_certs, running_server
 
 GOLDEN = Path(__file__).resolve().parents[1] / "testdata" / "golden"

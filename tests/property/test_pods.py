@@ -25,12 +25,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.kube import (
-    admission_review,
     answer,
     kubectl_patch,
     schema_errors,
     validation_errors,
 )
+from tests.support.reviews import admission_review
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
 from webhook.core.keys import INJECTED, WARNINGS

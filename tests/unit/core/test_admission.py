@@ -10,7 +10,7 @@ from typing import Any
 import jsonpatch
 import pytest
 
-from tests.support.kube import admission_review
+from tests.support.reviews import admission_review
 from webhook.core.admission import MIRROR_ANNOTATION, Decision, Settings, admit, mutate
 from webhook.core.keys import INJECT
 from webhook.core.reasons import Reason

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.kube import admission_review
+from tests.support.reviews import admission_review
 from webhook.core.review import BadReview, Request, _parse_review, parse_review
 
 GOLDEN = Path(__file__).resolve().parents[2] / "testdata" / "golden"

@@ -164,7 +164,7 @@ def test_a_few_annotations_with_quotes_and_colons_in_values_are_not_crowded() ->
 def test_a_crowded_pod_gets_the_same_answer_from_the_probe_as_from_the_usual_path() -> None:
     import json
 
-    from tests.support.kube import admission_review
+    from tests.support.reviews import admission_review
     from webhook.core.admission import Settings, admit, mutate
 
     annotations = {"downward.io/inject": "env", **{f"k{i}": "x" * 40 for i in range(3000)}}
