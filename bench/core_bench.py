@@ -16,10 +16,11 @@ it generically, as the ceiling server does.
 
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 
-``--count STEP N`` runs one step (``admit``, ``mutate``, ``decode`` or ``response``) N times
-for a 3-container pod and nothing else, to be counted by callgrind rather than timed:
-instructions do not move with the other jobs of a shared machine. Per review, the difference
-of two runs:
+``--count STEP N`` runs one step N times for a 3-container pod and nothing else, to be
+counted by callgrind rather than timed: ``admit``, ``mutate``, ``decode`` or ``response``, or
+a part of ``mutate``: ``recipe`` (the lookup), ``bounds``, ``plan`` (which holds
+``placement``, the ambassador's checks) and ``render`` (the patch, encoded). Instructions do
+not move with the other jobs of a shared machine. Per review, the difference of two runs:
 
     valgrind --tool=callgrind python bench/core_bench.py --count admit 0     # start-up
     valgrind --tool=callgrind python bench/core_bench.py --count admit 2000  # + 2000 reviews
@@ -42,13 +43,18 @@ from bodies import review  # noqa: E402
 
 from webhook.core import recipe as recipes  # noqa: E402
 from webhook.core.admission import Settings, admit, mutate  # noqa: E402
+from webhook.core.bounds import over_annotation_bounds, over_bounds  # noqa: E402
 from webhook.core.model import Pod  # noqa: E402
 from webhook.core.patch import render  # noqa: E402
+from webhook.core.placement import ambassador_for  # noqa: E402
 from webhook.core.plan import plan_injection  # noqa: E402
 from webhook.core.review import encode_response, parse_review  # noqa: E402
 
 SIZES = (1, 3, 30, 100)
-COUNTED = ("admit", "mutate", "decode", "response")
+COUNTED = (
+    *("admit", "mutate", "decode", "response"),
+    *("recipe", "bounds", "plan", "placement", "render"),
+)
 
 
 def _best_us(stmt: object, repeat: int) -> float:
@@ -114,6 +120,11 @@ def count(step: str, times: int) -> None:
     assert request.pod is not None
     decision = mutate(request.pod, settings)
     patch = decision.patch.encode()
+    pod = request.pod
+    annotations = pod.metadata.annotations or {}
+    kit = recipes.recipe(annotations, None, settings.ambassador).kit
+    assert kit is not None
+    plan = plan_injection(pod, kit)
     steps: dict[str, Callable[[], object]] = {
         "admit": lambda: admit(body, settings),
         "mutate": lambda: mutate(request.pod, settings),  # type: ignore[arg-type]
@@ -121,6 +132,15 @@ def count(step: str, times: int) -> None:
         "response": lambda: encode_response(
             request.api_version, request.uid, patch=patch, warnings=decision.warnings
         ),
+        "recipe": lambda: recipes.recipe(annotations, None, settings.ambassador),
+        "bounds": lambda: (
+            over_annotation_bounds(annotations),
+            over_bounds(pod.spec, settings.max_containers),
+        ),
+        "plan": lambda: plan_injection(pod, kit),
+        "render": lambda: render(plan, None).encode(),
+        # As the planner calls it for a pod without a status annotation (no prior modes).
+        "placement": lambda: ambassador_for(pod.spec, kit, frozenset({""}), []),
     }
     run = steps[step]
     run()
