@@ -16,7 +16,8 @@ it generically, as the ceiling server does.
 
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 
-``--count STEP N`` runs one step N times for a 3-container pod and nothing else, to be
+``--count STEP N`` runs one step N times for a 3-container pod (``--containers K`` for
+another size) and nothing else, to be
 counted by callgrind rather than timed: ``admit``, ``mutate``, ``decode`` or ``response``, or
 a part of ``mutate``: ``recipe`` (the lookup), ``bounds``, ``plan`` (which holds
 ``placement``, the ambassador's checks) and ``render`` (the patch, encoded). Instructions do
@@ -24,6 +25,8 @@ not move with the other jobs of a shared machine. Per review, the difference of 
 
     valgrind --tool=callgrind python bench/core_bench.py --count admit 0     # start-up
     valgrind --tool=callgrind python bench/core_bench.py --count admit 2000  # + 2000 reviews
+
+Run at 1 and at 3 containers, the difference is what one more container costs each step.
 """
 
 from __future__ import annotations
@@ -112,9 +115,10 @@ def measure_annotations(extra: int, repeat: int) -> dict[str, float]:
     }
 
 
-def count(step: str, times: int) -> None:
-    """Run ``step`` ``times`` times on a 3-container review (after one untimed run)."""
-    body = orjson.dumps(review(3))
+def count(step: str, times: int, containers: int = 3) -> None:
+    """Run ``step`` ``times`` times on a review of ``containers`` containers (after one
+    untimed run)."""
+    body = orjson.dumps(review(containers))
     settings = Settings()
     request = parse_review(body)
     assert request.pod is not None
@@ -151,6 +155,7 @@ def count(step: str, times: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", nargs=2, metavar=("STEP", "N"))
+    parser.add_argument("--containers", type=int, default=3, help="for --count (default 3)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--annotations", action="store_true")
@@ -159,7 +164,7 @@ def main() -> None:
         step, times = args.count
         if step not in COUNTED or not times.isdigit():
             parser.error(f"--count STEP N: STEP one of {', '.join(COUNTED)}, N a count")
-        count(step, int(times))
+        count(step, int(times), args.containers)
         return
     if args.annotations:
         print(f"{'annotations':>11} {'core µs':>9} {'first µs':>9}")
