@@ -16,12 +16,12 @@ it generically, as the ceiling server does.
 
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 
-``--count STEP N`` runs one step N times for a 3-container pod (``--containers K`` for
-another size) and nothing else, to be
-counted by callgrind rather than timed: ``admit``, ``mutate``, ``decode`` or ``response``, or
-a part of ``mutate``: ``recipe`` (the lookup), ``bounds``, ``plan`` (which holds
-``placement``, the ambassador's checks) and ``render`` (the patch, encoded). Instructions do
-not move with the other jobs of a shared machine. Per review, the difference of two runs:
+``--count STEP N`` runs one step N times for a 3-container pod (``--containers K``: K of
+them) and nothing else, to be counted by callgrind rather than timed: ``admit``, ``mutate``,
+``decode`` or ``response``, or a part of ``mutate``: ``recipe`` (the lookup), ``bounds``,
+``plan`` (which holds ``placement``, the ambassador's checks) and ``render`` (the patch,
+encoded). Instructions do not move with the other jobs of a shared machine. Per review, the
+difference of two runs:
 
     valgrind --tool=callgrind python bench/core_bench.py --count admit 0     # start-up
     valgrind --tool=callgrind python bench/core_bench.py --count admit 2000  # + 2000 reviews
@@ -155,7 +155,7 @@ def count(step: str, times: int, containers: int = 3) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", nargs=2, metavar=("STEP", "N"))
-    parser.add_argument("--containers", type=int, default=3, help="for --count (default 3)")
+    parser.add_argument("--containers", type=int, help="for --count: the pod's size (3)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--annotations", action="store_true")
@@ -164,8 +164,12 @@ def main() -> None:
         step, times = args.count
         if step not in COUNTED or not times.isdigit():
             parser.error(f"--count STEP N: STEP one of {', '.join(COUNTED)}, N a count")
-        count(step, int(times), args.containers)
+        if args.containers is not None and not 1 <= args.containers <= SIZES[-1]:
+            parser.error(f"--containers K: K from 1 to {SIZES[-1]}")
+        count(step, int(times), args.containers or 3)
         return
+    if args.containers is not None:
+        parser.error("--containers goes with --count")
     if args.annotations:
         print(f"{'annotations':>11} {'core µs':>9} {'first µs':>9}")
         for extra in (0, 10, 200):
