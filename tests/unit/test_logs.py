@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 
@@ -44,13 +45,27 @@ def _lines(stream: _Stream) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-ADMISSION = logs.AdmissionLog(logging.getLogger("downward_webhook.admission"))
+_ADMISSION = logs.AdmissionLog(logging.getLogger("downward_webhook.admission"))
+
+
+def admission(uid: str, outcome: str = "injected") -> None:
+    """One admission line, as the endpoint writes it."""
+    _ADMISSION(
+        endpoint="mutate",
+        uid=uid,
+        namespace="team-a",
+        pod="web-",
+        outcome=outcome,
+        modes=("env",),
+        warnings=[],
+        latency_ms=0.5,
+    )
 
 
 def test_admission_lines_wait_for_the_batch_time_then_go_out_in_one_write(stream: _Stream) -> None:
     async def review_three() -> tuple[str, str]:
         for i in range(3):
-            ADMISSION({"uid": f"u{i}", "outcome": "injected"})
+            admission(f"u{i}")
         before = stream.getvalue()
         await asyncio.sleep(logs.BATCH_SECONDS + 0.3)
         return before, stream.getvalue()
@@ -63,9 +78,9 @@ def test_admission_lines_wait_for_the_batch_time_then_go_out_in_one_write(stream
 
 def test_any_other_line_writes_the_batch_first_so_the_order_holds(stream: _Stream) -> None:
     async def review_then_warn() -> None:
-        ADMISSION({"uid": "first", "outcome": "injected"})
+        admission("first")
         logging.getLogger("downward_webhook.http").warning("then this")
-        ADMISSION({"uid": "last", "outcome": "ignored"})
+        admission("last", "ignored")
 
     asyncio.run(review_then_warn())
     logs.flush()  # what the app's lifespan does at shutdown, and atexit
@@ -82,16 +97,16 @@ def test_a_full_batch_goes_out_at_once_and_without_a_loop_a_line_is_not_held(
     async def flood() -> int:
         count = 0
         while stream.getvalue() == "":
-            ADMISSION({"uid": "x" * 100, "outcome": "injected"})
+            admission("x" * 100)
             count += 1
         return count
 
     count = asyncio.run(flood())
     written = stream.getvalue()
     last = written.splitlines(keepends=True)[-1]
-    assert len(written) - len(last) < logs.BATCH_CHARS <= len(written)  # the line that filled it
+    assert len(written) - len(last) < logs.BATCH_BYTES <= len(written)  # the line that filled it
     assert len(_lines(stream)) == count and stream.writes == 1
-    ADMISSION({"uid": "outside", "outcome": "ignored"})  # no running loop: written now
+    admission("outside", "ignored")  # no running loop: written now
     assert _lines(stream)[-1]["uid"] == "outside"
 
 
@@ -105,7 +120,7 @@ def test_lines_from_other_threads_are_neither_lost_nor_torn(stream: _Stream) -> 
         for thread in threads:
             thread.start()
         for i in range(800):
-            ADMISSION({"uid": f"u{i}", "outcome": "injected"})
+            admission(f"u{i}")
             if i % 50 == 0:
                 await asyncio.sleep(0)
         for thread in threads:
@@ -119,3 +134,63 @@ def test_lines_from_other_threads_are_neither_lost_nor_torn(stream: _Stream) -> 
     assert [line["uid"] for line in lines if line["msg"] == "admission"] == [
         f"u{i}" for i in range(800)
     ]
+
+
+def test_an_admission_line_has_every_line_s_keys_first_then_its_own_in_order(
+    stream: _Stream,
+) -> None:
+    async def one() -> None:
+        admission("u-1")
+
+    asyncio.run(one())
+    logs.flush()
+    (line,) = _lines(stream)
+    assert list(line) == [
+        "time",
+        "level",
+        "logger",
+        "msg",
+        "endpoint",
+        "uid",
+        "namespace",
+        "pod",
+        "outcome",
+        "modes",
+        "warnings",
+        "latency_ms",
+    ]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", str(line["time"]))
+    assert (line["level"], line["logger"], line["msg"]) == (
+        "info",
+        "downward_webhook.admission",
+        "admission",
+    )
+    assert (line["uid"], line["modes"], line["latency_ms"]) == ("u-1", ["env"], 0.5)
+
+
+def test_the_clock_writes_the_milliseconds_it_is_given() -> None:
+    clock = logs._Clock()
+    assert clock.format(0.0) == "1970-01-01T00:00:00.000Z"
+    assert clock.format(86_400 + 1.75) == "1970-01-02T00:00:01.750Z"
+    assert clock.format(86_400 + 1.0625) == "1970-01-02T00:00:01.062Z"  # cut, not rounded
+    assert clock.format(1 - 2**-12) == "1970-01-01T00:00:00.999Z"
+
+
+def test_without_our_configuration_an_admission_goes_through_logging_with_its_fields(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(logs, "_lines", None)
+    with caplog.at_level(logging.INFO, logger="downward_webhook.admission"):
+        admission("embedded")
+    (record,) = caplog.records
+    assert record.getMessage() == "admission"
+    assert record.fields == {  # type: ignore[attr-defined]
+        "endpoint": "mutate",
+        "uid": "embedded",
+        "namespace": "team-a",
+        "pod": "web-",
+        "outcome": "injected",
+        "modes": ("env",),
+        "warnings": [],
+        "latency_ms": 0.5,
+    }

@@ -181,22 +181,23 @@ class AdmissionEndpoint:
 
     def _record(self, request: Request, decision: Decision, start: float) -> None:
         elapsed = self._count(decision.outcome, start)
+        metrics = self.metrics
         if decision.outcome == "injected":
             for mode in decision.modes:
-                self.metrics.injections[mode] += 1
+                metrics.injections[mode] += 1
         codes = [f.reason.code for f in decision.findings]
         for code in codes:
-            self.metrics.warnings[code] += 1
+            metrics.warnings[code] += 1
         metadata = request.pod.metadata if request.pod is not None else None
         self.log_admission(
-            {
-                "endpoint": self.endpoint,
-                "uid": request.uid,
-                "namespace": request.namespace,
-                "pod": (metadata.name or metadata.generateName or "") if metadata else "",
-                "outcome": decision.outcome,
-                "modes": decision.modes,
-                "warnings": codes,
-                "latency_ms": round(elapsed * 1000, 3),
-            }
+            endpoint=self.endpoint,
+            uid=request.uid,
+            namespace=request.namespace,
+            pod=(metadata.name or metadata.generateName or "") if metadata else "",
+            outcome=decision.outcome,
+            modes=decision.modes,
+            warnings=codes,
+            # Milliseconds to the microsecond; ``round(x, 3)`` costs 3,500 instructions
+            # (a decimal conversion) where this costs a few.
+            latency_ms=int(elapsed * 1_000_000 + 0.5) / 1000,
         )

@@ -6,13 +6,14 @@ modes, warning codes and latency.
 
 The admission line is written by ``AdmissionLog``, in the same format as every other line,
 without the ``logging`` machinery (record, handler lock, formatter: 10 µs per review in the
-server's hot path). Admission lines are written in batches, like nginx's buffered access log:
-a batch goes out when it holds ``BATCH_CHARS`` characters or its first line is
-``BATCH_SECONDS`` old, and before any other line, so lines keep their order. One write per
-line cost 10-25 µs of server CPU per review under load (``docs/benchmarks.md``); a batch is one
-write for a hundred. The price: a process killed without a shutdown (SIGKILL, OOM) loses at
-most the last ``BATCH_SECONDS`` of admission lines; a shutdown writes them
-(``flush``, from the app's lifespan, and at exit).
+server's hot path): one struct, encoded by msgspec in one call. Admission lines are written in
+batches, like nginx's buffered access log: a batch goes out when it holds ``BATCH_BYTES``
+bytes or its first line is ``BATCH_SECONDS`` old, and before any other line, so lines keep
+their order. One write per line cost 10-25 µs of server CPU per review under load
+(``docs/benchmarks.md``); a batch is one write for a hundred, and adding a line to it takes
+no lock. The price: a process killed without a shutdown (SIGKILL, OOM) loses at most the last
+``BATCH_SECONDS`` of admission lines; a shutdown writes them (``flush``, from the app's
+lifespan, and at exit).
 """
 
 from __future__ import annotations
@@ -23,40 +24,45 @@ import logging
 import sys
 import threading
 import time
+from collections import deque
 from typing import TextIO
 
 import msgspec
 
-__all__ = ["BATCH_CHARS", "BATCH_SECONDS", "AdmissionLog", "JsonFormatter", "configure", "flush"]
+__all__ = ["BATCH_BYTES", "BATCH_SECONDS", "AdmissionLog", "JsonFormatter", "configure", "flush"]
 
 _encode = msgspec.json.encode
-BATCH_CHARS = 32 * 1024
+_running_loop = asyncio.get_running_loop
+BATCH_BYTES = 32 * 1024
 BATCH_SECONDS = 0.5
 
 
 class _Lines:
     """The lines on their way to ``stream``: admission lines wait in a batch (``add``), any
-    other line writes the batch and then itself (``write``). Locked: ``logging`` may be
-    called from any thread, admission lines come from the event loop's."""
+    other line writes the batch and then itself (``write``). ``logging`` may be called from
+    any thread, admission lines come from the event loop's: the batch is a ``deque``, whose
+    ``append`` is atomic, so adding takes no lock; a write (from any thread) takes the lock
+    and takes out of the batch only the lines it writes, so a line added meanwhile waits for
+    the next write instead of being lost."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.lock = threading.Lock()
-        self.batch: list[str] = []
-        self.chars = 0
+        #: Admission lines, as JSON without the newline.
+        self.batch: deque[bytes] = deque()
+        #: Bytes added since the last write (a reset racing an add only delays a write).
+        self.size = 0
         self.due: asyncio.TimerHandle | None = None
         self.due_loop: asyncio.AbstractEventLoop | None = None
 
-    def add(self, line: str) -> None:
-        with self.lock:
-            self.batch.append(line)
-            self.chars += len(line)
-            full = self.chars >= BATCH_CHARS
-        if full:
+    def add(self, line: bytes) -> None:
+        self.batch.append(line)
+        self.size += len(line) + 1  # and its newline
+        if self.size >= BATCH_BYTES:
             self.flush()
             return
         try:
-            loop = asyncio.get_running_loop()
+            loop = _running_loop()
         except RuntimeError:  # no event loop to come back: write it now
             self.flush()
             return
@@ -77,11 +83,13 @@ class _Lines:
             self._write_batch()
 
     def _write_batch(self) -> None:
-        if self.batch:  # one write: the stream is line-buffered
-            text = "".join(self.batch)
-            self.batch.clear()
-            self.chars = 0
-            self.stream.write(text)
+        batch = self.batch
+        if batch:  # one write: the stream is line-buffered
+            self.size = 0
+            take = batch.popleft
+            lines = [take() for _ in range(len(batch))]
+            lines.append(b"")
+            self.stream.write(b"\n".join(lines).decode())
 
 
 _lines: _Lines | None = None  # set by ``configure``: where our lines go
@@ -110,6 +118,10 @@ class _Handler(logging.Handler):
             self.handleError(record)
 
 
+#: ``.000Z`` to ``.999Z``: the milliseconds of a time stamp, looked up, not formatted.
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
 class _Clock:
     """``2026-11-22T01:15:34.123Z``, the date and time formatted once per second."""
 
@@ -121,7 +133,7 @@ class _Clock:
         if second != self.second:
             self.stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
             self.second = second
-        return f"{self.stamp}.{int((created - second) * 1000):03d}Z"
+        return self.stamp + _MILLIS[int((created - second) * 1000)]
 
 
 def _entry(stamp: str, level: str, logger: str, msg: str) -> dict[str, object]:
@@ -149,27 +161,66 @@ class JsonFormatter(logging.Formatter):
         return _encode(entry).decode()
 
 
+class _AdmissionLine(msgspec.Struct, gc=False):
+    """An admission line: the keys every line starts with (``_entry``), then its own."""
+
+    time: str
+    level: str
+    logger: str
+    msg: str
+    endpoint: str
+    uid: str
+    namespace: str | None
+    pod: str
+    outcome: str
+    modes: tuple[str, ...]
+    warnings: list[str]
+    latency_ms: float
+
+
 class AdmissionLog:
-    """Writes the info line for one admission (``fields``), if ``logger`` logs info."""
+    """Writes the info line for one admission, if ``logger`` logs info."""
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
         self.clock = _Clock()
-        # What follows the time on every line (``,"level":"info",...,"msg":"admission"``),
-        # encoded once: a line is the time, this, and the fields' own JSON object.
-        head = _encode(_entry("", "info", logger.name, "admission")).decode()
-        self.after_time = head[len('{"time":""') : -1]
 
-    def __call__(self, fields: dict[str, object]) -> None:
-        """``fields`` never repeats a key of ``_entry`` (they are the endpoint's own)."""
-        if not self.logger.isEnabledFor(logging.INFO):
+    def __call__(
+        self,
+        endpoint: str,
+        uid: str,
+        namespace: str | None,
+        pod: str,
+        outcome: str,
+        modes: tuple[str, ...],
+        warnings: list[str],
+        latency_ms: float,
+    ) -> None:
+        logger = self.logger
+        if not logger.isEnabledFor(logging.INFO):
             return
+        line = _AdmissionLine(
+            self.clock.format(time.time()),
+            "info",
+            logger.name,
+            "admission",
+            endpoint,
+            uid,
+            namespace,
+            pod,
+            outcome,
+            modes,
+            warnings,
+            latency_ms,
+        )
         lines = _lines
         if lines is None:  # logging not configured by us (embedded, tests): the usual way
-            self.logger.info("admission", extra={"fields": fields})
+            fields = msgspec.structs.asdict(line)
+            for key in ("time", "level", "logger", "msg"):
+                del fields[key]
+            logger.info("admission", extra={"fields": fields})
             return
-        rest = "," + _encode(fields).decode()[1:] if fields else "}"
-        lines.add(f'{{"time":"{self.clock.format(time.time())}"{self.after_time}{rest}\n')
+        lines.add(_encode(line))
 
 
 def configure(level: str = "info") -> None:
