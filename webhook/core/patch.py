@@ -49,7 +49,13 @@ class JsonPatch(msgspec.Struct, frozen=True, gc=False):
         return ops
 
     def encode(self) -> bytes:
-        return b"[%b]" % b",".join(self.pieces)
+        """The JSON array, in one copy of the pieces (a 3-container patch is 10 KB)."""
+        pieces = self.pieces
+        if not pieces:
+            return b"[]"
+        parts = [b","] * (2 * len(pieces) + 1)
+        parts[0], parts[1::2], parts[-1] = b"[", pieces, b"]"
+        return b"".join(parts)
 
 
 _encode = msgspec.json.encode
