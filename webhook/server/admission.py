@@ -109,9 +109,12 @@ async def read_body(scope: Scope, receive: Receive, limit: int, deadlines: BodyD
             size += len(chunk)
             if size > limit:
                 raise HttpError(413, f"body is over the limit of {limit} bytes")
-            chunks.append(chunk)
             if not message.get("more_body", False):
+                if not chunks:  # the whole body in one message: no copy
+                    return bytes(chunk)
+                chunks.append(chunk)
                 return b"".join(chunks)
+            chunks.append(chunk)
     except asyncio.CancelledError:
         if deadlines.finish(task):
             task.uncancel()
