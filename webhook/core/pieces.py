@@ -94,8 +94,8 @@ def env_pieces(env: tuple[JSONObject, ...], mount: Mount) -> EnvPieces:
 
 class VolumeTemplate(NamedTuple):
     """The downward volume as JSON around the pod's container names: ``head`` (through the
-    metadata items), then for each name its four items (``item`` joined by the name's JSON
-    text), then ``tail``."""
+    metadata items), then for each name its items (``item`` joined by the name's JSON text;
+    its first fragment starts with the comma before them), then ``tail``."""
 
     head: bytes
     item: tuple[bytes, ...]
@@ -107,7 +107,8 @@ class VolumeTemplate(NamedTuple):
         # The names' JSON texts in one encoding: inside a JSON string every quote is escaped,
         # so the list's ``","`` separators are the only ones.
         texts = _encode(names)[2:-2].split(b'","')
-        return b",".join([self.head, *[text.join(self.item) for text in texts]]) + self.tail
+        item = self.item
+        return b"".join([self.head, *[text.join(item) for text in texts], self.tail])
 
 
 #: A name no JSON text holds as is (a NUL is escaped inside a string): where the names go.
@@ -123,7 +124,7 @@ def _volume_template(options: Options) -> VolumeTemplate:
     items = b",".join(_encode(item) for item in resource_items(_MARK, cpu, memory))
     at = whole.index(b"," + items)
     return VolumeTemplate(
-        whole[:at], tuple(items.split(_encode(_MARK)[1:-1])), whole[at + 1 + len(items) :]
+        whole[:at], tuple((b"," + items).split(_encode(_MARK)[1:-1])), whole[at + 1 + len(items) :]
     )
 
 

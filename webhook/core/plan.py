@@ -170,8 +170,10 @@ def _volume(
     folders += [t.container.name for t in targets if t.init]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
-    existing = next((v for v in spec.volumes or () if v.name == VOLUME_NAME), None)
-    if existing is None:
+    for existing in spec.volumes or ():
+        if existing.name == VOLUME_NAME:
+            break
+    else:
         return True, kit.volume.encode(folders)
     # Only the downwardAPI source is compared: validation allows one source per volume.
     same = bool(existing.downwardAPI) and (
