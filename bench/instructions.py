@@ -12,6 +12,11 @@ with a patch and no warnings, the ceiling's allowed). A second run does ``--base
 (total2 - total1) / ``--requests`` is the instructions per request: start-up, warm-up and
 shutdown cancel out. Two valgrind runs at a time (a 2-core machine).
 
+Where they go: ``callgrind_annotate`` (valgrind's own) lists each run's instructions by
+function and library; the same difference of the two runs, summed by group (``GROUPS``: the
+interpreter, JSON, TLS, copying, memory, ...), is each server's figure per request by group,
+so the page can say which work makes the two servers differ.
+
 What it overstates: callgrind counts ``rep movsb`` (memcpy) as one instruction per byte; and
 timers (uvicorn's 0.1 s tick, the product's log batches and deadline checks) count per second
 of wall time, and valgrind stretches each request hundreds of times: idle with a connection
@@ -129,6 +134,39 @@ def count(
     return int(found[1]), time.monotonic() - t0
 
 
+#: (group, what a line of ``callgrind_annotate`` names: a library or a function), first
+#: match wins; a line naming neither goes to "other".
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("copying (memcpy, memmove, memset)", ("memcpy", "memmove", "memset")),
+    ("TLS (libssl, libcrypto)", ("libssl.so", "libcrypto.so")),
+    ("JSON (msgspec, orjson)", ("/msgspec/", "/orjson/")),
+    ("base64 (pybase64)", ("/pybase64/",)),
+    ("memory (malloc, free)", ("malloc", "_int_free", "obmalloc.c", "free(")),
+    ("event loop, HTTP parser (uvloop, httptools)", ("/uvloop/", "/httptools/")),
+    ("interpreter (libpython)", ("libpython", "Python-3", "/Include/", "Objects/", "Python/")),
+)
+_LINE = re.compile(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)")
+
+
+def by_group(out: Path) -> dict[str, int]:
+    """The instructions of one run (a callgrind file) by ``GROUPS``."""
+    text = subprocess.run(
+        ["callgrind_annotate", "--inclusive=no", "--threshold=100", str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    groups = dict.fromkeys([g for g, _ in GROUPS] + ["other"], 0)
+    for line in text.splitlines():
+        found = _LINE.fullmatch(line)
+        if found is None or found[2].startswith("PROGRAM TOTALS"):
+            continue
+        name = found[2]
+        group = next((g for g, marks in GROUPS if any(m in name for m in marks)), "other")
+        groups[group] += int(found[1].replace(",", ""))
+    return groups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--work", type=Path, required=True)
@@ -178,6 +216,10 @@ def main() -> None:
         }
         row = {"containers": size, **per, "ratio": per["product"] / per["ceiling"]}
         row["totals"] = {s: {str(n): totals[size, s, n] for n in runs} for s in servers}
+        row["groups"] = {}
+        for s in servers:
+            more, fewer = (by_group(args.work / "callgrind" / f"{s}-{size}-{n}.out") for n in runs)
+            row["groups"][s] = {g: (more[g] - fewer[g]) / args.requests for g in more}
         row["seconds"] = {s: {str(n): seconds[size, s, n] for n in runs} for s in servers}
         rows.append(row)
         print(f"{size:>10} {per['product']:>18,.0f} {per['ceiling']:>18,.0f} {row['ratio']:>6.2f}")

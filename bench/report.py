@@ -132,6 +132,8 @@ def instructions_section(data: dict[str, Any]) -> str:
             f"| {r['containers']} | {r['product']:,.0f} | {r['ceiling']:,.0f} "
             f"| **{r['ratio']:.2f}x** |"
         )
+    if all("groups" in r for r in data["rows"]):
+        lines += ["", *_groups_table(data["rows"])]
     sizes = " ".join(str(r["containers"]) for r in data["rows"])
     lines += [
         "",
@@ -153,6 +155,27 @@ def instructions_section(data: dict[str, Any]) -> str:
         "open, for either server; 1-2% of these figures on the 2-core VM).",
     ]
     return "\n".join(lines)
+
+
+def _groups_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Instructions per request by group (``bench/instructions.py``'s ``GROUPS``): product,
+    ceiling and the difference, at each pod size."""
+    sizes = [r["containers"] for r in rows]
+    head = " | ".join(f"{k} containers: product / ceiling (difference)" for k in sizes)
+    lines = [
+        "Where they go, per request, by group (`callgrind_annotate`, the same two runs):",
+        "",
+        f"| group | {head} |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    groups = list(rows[0]["groups"]["product"])
+    for group in groups:
+        cells = []
+        for r in rows:
+            product, ceiling = r["groups"]["product"][group], r["groups"]["ceiling"][group]
+            cells.append(f"{product:,.0f} / {ceiling:,.0f} ({product - ceiling:+,.0f})")
+        lines.append(f"| {group} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(load: dict[str, Any], core: list[dict[str, Any]], out: Path) -> None:
