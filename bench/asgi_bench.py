@@ -8,6 +8,14 @@ would be); and the same for the ceiling app (bench/ceiling.py: FastAPI routing, 
 the end-to-end figures, TLS and uvicorn included.
 
     python bench/asgi_bench.py [--log FILE] [--number N]
+
+``--count N`` sends N requests of one pod size (``--containers K``, 3) to one app
+(``--app product|ceiling``) after a warm-up of 50, and nothing else, to be counted by
+callgrind rather than timed (the difference of runs of 0 and N, over N, is the instructions
+per request above the sockets):
+
+    valgrind --tool=callgrind python bench/asgi_bench.py --count 0
+    valgrind --tool=callgrind python bench/asgi_bench.py --count 1000
 """
 
 from __future__ import annotations
@@ -32,11 +40,12 @@ from webhook.server.app import create_app  # noqa: E402
 from webhook.server.logs import configure  # noqa: E402
 
 
-async def measure(app: Any, body: bytes, number: int) -> float:
+async def measure(app: Any, body: bytes, number: int, number_only: bool = False) -> float:
     """Best µs per request of 5 runs of ``number`` requests of ``body`` to ``app``.
 
     CPU time of this process (``time.process_time``), not wall time: on a shared machine a
-    run preempted by other jobs would otherwise count their time as ours.
+    run preempted by other jobs would otherwise count their time as ours. ``number_only``:
+    send ``number`` requests once, untimed (``--count``).
     """
     # A whole scope as uvicorn gives it (FastAPI, for the ceiling, reads more of it).
     base = {
@@ -64,6 +73,10 @@ async def measure(app: Any, body: bytes, number: int) -> float:
     async def send(_: Any) -> None:
         return None
 
+    if number_only:
+        for _ in range(number):
+            await app(dict(base), receive, send)
+        return 0.0
     best = float("inf")
     for _ in range(5):
         start = time.process_time()
@@ -77,13 +90,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--log", default="/tmp/asgi-bench.log")
     parser.add_argument("--number", type=int, default=2000)
+    parser.add_argument("--count", type=int, metavar="N", help="N requests, untimed")
+    parser.add_argument("--containers", type=int, default=3, help="for --count (1-100)")
+    parser.add_argument("--app", choices=("product", "ceiling"), default="product")
     args = parser.parse_args()
+    if args.count is not None and (args.count < 0 or not 1 <= args.containers <= 100):
+        parser.error("--count N takes N >= 0, --containers K 1 to 100")
     # Line-buffered, like stderr: one write per log line.
     sys.stderr = open(args.log, "w", buffering=1)  # noqa: SIM115 - the log lines go to a file
     configure("info")
     app = create_app(Settings())
     gc.collect()
     gc.freeze()  # as ``serve`` does once everything is imported (server/run.py)
+    if args.count is not None:
+        body = msgspec.json.encode(review(args.containers))
+        chosen = app if args.app == "product" else ceiling_app
+        uvloop.run(measure(chosen, body, 50, number_only=True))
+        uvloop.run(measure(chosen, body, args.count, number_only=True))
+        return
     for n in (1, 3, 30):
         body = msgspec.json.encode(review(n))
         us = uvloop.run(measure(app, body, max(args.number // n, 200)))
