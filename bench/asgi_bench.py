@@ -40,13 +40,8 @@ from webhook.server.app import create_app  # noqa: E402
 from webhook.server.logs import configure  # noqa: E402
 
 
-async def measure(app: Any, body: bytes, number: int, number_only: bool = False) -> float:
-    """Best µs per request of 5 runs of ``number`` requests of ``body`` to ``app``.
-
-    CPU time of this process (``time.process_time``), not wall time: on a shared machine a
-    run preempted by other jobs would otherwise count their time as ours. ``number_only``:
-    send ``number`` requests once, untimed (``--count``).
-    """
+async def send_requests(app: Any, body: bytes, number: int) -> None:
+    """``number`` requests of ``body`` to ``app``, each with a fresh scope, as uvicorn does."""
     # A whole scope as uvicorn gives it (FastAPI, for the ceiling, reads more of it).
     base = {
         "type": "http",
@@ -73,15 +68,20 @@ async def measure(app: Any, body: bytes, number: int, number_only: bool = False)
     async def send(_: Any) -> None:
         return None
 
-    if number_only:
-        for _ in range(number):
-            await app(dict(base), receive, send)
-        return 0.0
+    for _ in range(number):
+        await app(dict(base), receive, send)
+
+
+async def measure(app: Any, body: bytes, number: int) -> float:
+    """Best µs per request of 5 runs of ``number`` requests of ``body`` to ``app``.
+
+    CPU time of this process (``time.process_time``), not wall time: on a shared machine a
+    run preempted by other jobs would otherwise count their time as ours.
+    """
     best = float("inf")
     for _ in range(5):
         start = time.process_time()
-        for _ in range(number):
-            await app(dict(base), receive, send)  # a fresh scope per request, as uvicorn does
+        await send_requests(app, body, number)
         best = min(best, (time.process_time() - start) / number)
     return best * 1e6
 
@@ -105,8 +105,8 @@ def main() -> None:
     if args.count is not None:
         body = msgspec.json.encode(review(args.containers))
         chosen = app if args.app == "product" else ceiling_app
-        uvloop.run(measure(chosen, body, 50, number_only=True))
-        uvloop.run(measure(chosen, body, args.count, number_only=True))
+        uvloop.run(send_requests(chosen, body, 50))  # warm-up: decoders, recipe, code
+        uvloop.run(send_requests(chosen, body, args.count))
         return
     for n in (1, 3, 30):
         body = msgspec.json.encode(review(n))

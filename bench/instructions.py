@@ -141,7 +141,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("TLS (libssl, libcrypto)", ("libssl.so", "libcrypto.so")),
     ("JSON (msgspec, orjson)", ("/msgspec/", "/orjson/")),
     ("base64 (pybase64)", ("/pybase64/",)),
-    ("memory (malloc, free)", ("malloc", "_int_free", "obmalloc.c", "free(")),
+    ("memory (malloc, free)", ("malloc",)),  # glibc's malloc.c and CPython's obmalloc.c
     ("event loop, HTTP parser (uvloop, httptools)", ("/uvloop/", "/httptools/")),
     ("interpreter (libpython)", ("libpython", "Python-3", "/Include/", "Objects/", "Python/")),
 )

@@ -88,7 +88,7 @@ class _Lines:
             self.size = 0
             take = batch.popleft
             lines = [take() for _ in range(len(batch))]
-            lines.append(b"")
+            lines.append(b"")  # so that the last line ends with a newline too
             self.stream.write(b"\n".join(lines).decode())
 
 
