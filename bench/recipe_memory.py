@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from webhook.core import recipe as recipes  # noqa: E402
-from webhook.core.ambassador import AmbassadorSettings  # noqa: E402
+from webhook.core import recipe as recipes
+from webhook.core.ambassador import AmbassadorSettings
 
 KINDS = {
     "env,volume,ambassador": "every mode",
