@@ -12,9 +12,9 @@ import argparse
 from webhook.core import values
 from webhook.core.admission import Settings
 from webhook.core.ambassador import AmbassadorSettings
-from webhook.core.annotations import parse_modes
 from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
 from webhook.core.keys import ALL, MODES
+from webhook.core.parsers import parse_modes
 from webhook.core.reasons import Finding
 from webhook.flags import Flag
 

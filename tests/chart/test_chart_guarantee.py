@@ -20,7 +20,7 @@ import pytest
 from celpy import celtypes
 
 from tests.chart.rendering import NAMESPACE, Doc, Renderer, kinds, one
-from webhook.core.annotations import parse_modes
+from webhook.core.parsers import parse_modes
 from webhook.core.reasons import Finding
 
 POLICY = "ValidatingAdmissionPolicy"

@@ -100,8 +100,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _settings(modes: str | None) -> AuditSettings:
     from webhook.core.admission import Settings
-    from webhook.core.annotations import parse_modes
     from webhook.core.audit import AuditSettings
+    from webhook.core.parsers import parse_modes
     from webhook.core.reasons import Finding
 
     if modes is None:

@@ -15,6 +15,7 @@ __all__ = [
     "ALL",
     "AMBASSADOR",
     "AMBASSADOR_PORT",
+    "AMBASSADOR_READ_ONLY",
     "CPU_DIVISOR",
     "DEFAULT_TEXT",
     "ENV",
@@ -44,6 +45,8 @@ MEMORY_DIVISOR: Final = PREFIX + "memory-divisor"
 VOLUME_PATH: Final = PREFIX + "volume-path"
 VOLUME_MODE: Final = PREFIX + "volume-mode"
 AMBASSADOR_PORT: Final = PREFIX + "ambassador-port"
+#: Named by the finding for a bad value (``Reason.BAD_BOOLEAN`` says which key).
+AMBASSADOR_READ_ONLY: Final = PREFIX + "ambassador-read-only"
 
 #: The default of each of those keys, written as a user would write the annotation. The
 #: parser's default is this text parsed (``annotations.ANNOTATIONS``), and the finding for a
