@@ -9,19 +9,16 @@ Nothing here reads ``metadata.name`` or ``metadata.uid``: pods made from ``gener
 
 from __future__ import annotations
 
-import posixpath
 from itertools import combinations
-from operator import attrgetter
 
 import msgspec
 
 from webhook.core import ambassador as amb
-from webhook.core.annotations import Options
-from webhook.core.envvars import EnvBlock, env_source
+from webhook.core.containers import Target, plan_env, plan_mount, targets_of
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
-from webhook.core.model import Container, EnvVar, Pod, PodSpec
+from webhook.core.model import Pod, PodSpec
 from webhook.core.notices import env_conflicts, missing_limits, mount_conflicts, no_limit
-from webhook.core.pieces import AmbassadorPieces, EnvPieces, Kit, Mount, Template, env_pieces
+from webhook.core.pieces import AmbassadorPieces, Kit, Template
 from webhook.core.placement import ambassador_for
 from webhook.core.reasons import Finding, Reason
 from webhook.core.volume import VOLUME_NAME
@@ -56,111 +53,10 @@ class Plan(msgspec.Struct, frozen=True, gc=False):
     findings: tuple[Finding, ...] = ()
 
 
-_POINTERS = tuple(f"/spec/containers/{i}" for i in range(64))
-
-
-class _Target(msgspec.Struct, frozen=True, gc=False):
-    pointer: str
-    container: Container
-    init: bool
-
-
-def _targets(spec: PodSpec, options: Options, findings: list[Finding]) -> list[_Target]:
-    containers = spec.containers
-    inits = spec.initContainers or []
-    if options.containers is None:
-        return [
-            _Target(_POINTERS[i] if i < len(_POINTERS) else f"/spec/containers/{i}", c, False)
-            for i, c in enumerate(containers)
-            if c.name != amb.CONTAINER_NAME
-        ]
-    wanted = set(options.containers)
-    present = {c.name for c in (*containers, *inits)}  # one set: names x containers is large
-    for name in options.containers:
-        if name == amb.CONTAINER_NAME:
-            findings.append(Finding(Reason.AMBASSADOR_NOT_TARGET))
-        elif name not in present:
-            findings.append(Finding.of(Reason.UNKNOWN_CONTAINER, value=name))
-    wanted.discard(amb.CONTAINER_NAME)
-    return [
-        *(
-            _Target(f"/spec/containers/{i}", c, False)
-            for i, c in enumerate(containers)
-            if c.name in wanted
-        ),
-        *(
-            _Target(f"/spec/initContainers/{i}", c, True)
-            for i, c in enumerate(inits)
-            if c.name in wanted
-        ),
-    ]
-
-
-_name = attrgetter("name")
-
-
-def _existing_source(var: EnvVar, container: str) -> tuple[object, ...]:
-    value_from = msgspec.json.decode(var.valueFrom) if var.valueFrom else None
-    return env_source(var.value, value_from, container)
-
-
-def _plan_env(
-    target: _Target,
-    block: EnvBlock,
-    pieces: EnvPieces | None,
-    mount: Mount,
-    conflicts: dict[str, list[str]],
-) -> tuple[EnvPieces | None, bool]:
-    """(the env vars to add, whether the container has one of ours after this review)."""
-    name = target.container.name
-    own = target.container.env
-    if pieces is None:
-        return None, False
-    if not own or block.names.isdisjoint(map(_name, own)):
-        return pieces, True  # nothing in common: add all (the usual case)
-    existing = {v.name: v for v in own}
-    add: list[JSONObject] = []
-    had = False
-    for var in block.env:
-        have = existing.get(var["name"])
-        if have is None:
-            add.append(var)
-        elif _existing_source(have, name) == env_source(
-            var.get("value"), var.get("valueFrom"), name
-        ):
-            had = True
-        else:
-            conflicts.setdefault(name, []).append(var["name"])
-    return (env_pieces(tuple(add), mount) if add else None), had or bool(add)
-
-
-def _at(mount_path: str, path: str) -> bool:
-    """Whether ``mount_path`` is ``path`` (normalised, as our ``volume-path`` is) once
-    normalised; ``posixpath.normpath`` only for a path that has something to normalise."""
-    if mount_path == path:
-        return True
-    clean = mount_path[:1] == "/" and "//" not in mount_path and "/." not in mount_path
-    return not (clean and mount_path[-1:] != "/") and posixpath.normpath(mount_path) == path
-
-
-def _plan_mount(target: _Target, path: str, conflicts: list[str]) -> tuple[bool, bool]:
-    """(whether to add the mount, whether the container mounts our volume after this review)."""
-    # Normalising only drops ``.``, ``..`` and slashes: a mount path that normalises to
-    # ``path`` holds its last name as it is (cheap to look for, and most mounts lack it).
-    last = path.rpartition("/")[2]
-    for mount in target.container.volumeMounts or ():
-        if last in mount.mountPath and _at(mount.mountPath, path):
-            if mount.name != VOLUME_NAME:
-                conflicts.append(target.container.name)
-                return False, False
-            return False, True
-    return True, True
-
-
 def _volume(
     spec: PodSpec,
     kit: Kit,
-    targets: list[_Target],
+    targets: list[Target],
     with_ambassador: bool,
     prior: frozenset[str],
     findings: list[Finding],
@@ -203,7 +99,7 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
     prior_text = annotations.get(INJECTED)
     prior = frozenset(m.strip() for m in prior_text.split(",")) if prior_text else _NO_PRIOR
     findings: list[Finding] = []
-    targets = _targets(spec, options, findings)
+    targets = targets_of(spec, options, findings)
     applied: set[str] = set()
 
     with_ambassador, ambassador = False, None
@@ -238,9 +134,9 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
     mount_clashes: list[str] = []
     has_env = mounted = False
     for target in targets:
-        add_env, got_env = _plan_env(target, block, pieces, kit.mount, env_clashes)
+        add_env, got_env = plan_env(target, block, pieces, kit.mount, env_clashes)
         mount, got_mount = (
-            _plan_mount(target, options.volume_path, mount_clashes)
+            plan_mount(target, options.volume_path, mount_clashes)
             if with_volume
             else (False, False)
         )
