@@ -23,21 +23,25 @@ holds the stored CA alone. Delete the Secret first when the current CA is the le
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from kubernetes import client
-
-from webhook.certs.cabundle import CaBundleOutcome, NotConvergedError, b64, update_ca_bundle
+from webhook.certs.cabundle import CaBundleOutcome, NotConvergedError, update_ca_bundle
 from webhook.certs.files import CA_FILE, CERT_FILE, KEY_FILE
 from webhook.certs.generate import CertBundle, generate_bundle
-from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, call, connect
+from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, connect
 from webhook.certs.pem import ca_bundle, not_after, renewal_reason
+from webhook.certs.secret import (
+    PREVIOUS_CAS_ANNOTATION,
+    SECRET_TYPE,
+    StoredSecret,
+    read_secret,
+    secret_body,
+    write_secret,
+)
 
 __all__ = [
     "PREVIOUS_CAS_ANNOTATION",
@@ -56,18 +60,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SECRET_TYPE = "kubernetes.io/tls"
-PREVIOUS_CAS_ANNOTATION = "downward.io/previous-cas"
 # Every conflict means another writer succeeded, and a replica writes the caBundle at most
 # twice (the pre-trust of its fresh CA, then the final bundle), so one of N replicas starting
 # together sees at most 2(N-1) conflicts in a loop: 10 attempts converge for up to 5 replicas
 # starting at once (the chart starts replicaCount, default 2). The bound is against a writer
 # that never stops (another controller fighting over the field), not against our replicas.
 MAX_ATTEMPTS = 10
-_LABELS = {
-    "app.kubernetes.io/name": "downward-webhook",
-    "app.kubernetes.io/component": "webhook-certificate",
-}
 
 SecretAction = Literal["created", "renewed", "kept"]
 
@@ -108,13 +106,6 @@ class EnsureResult:
 
 
 @dataclass(frozen=True)
-class _Stored:
-    secret: client.V1Secret  # as read, the base of a replace
-    bundle: CertBundle | None  # None when its data is missing or garbled
-    previous_cas: bytes
-
-
-@dataclass(frozen=True)
 class _SecretOutcome:
     action: SecretAction
     reason: str
@@ -141,7 +132,7 @@ def ensure_certificates(
     published = update_ca_bundle(apis, target.webhook_config, lambda _: wanted, max_attempts)
     if published == "missing":
         log.warning("webhook configuration %s not found; caBundle not set", target.webhook_config)
-    log.info("Secret %s/%s %s: %s", *_ref(target), outcome.action, outcome.reason)
+    log.info("Secret %s/%s %s: %s", target.namespace, target.secret, outcome.action, outcome.reason)
     return EnsureResult(
         secret=outcome.action,
         reason=outcome.reason,
@@ -157,7 +148,7 @@ def _ensure_secret(
     fresh: CertBundle | None = None
     pre_trusted = lost_race = False
     for _ in range(attempts):
-        stored = _read_secret(apis, target)
+        stored = read_secret(apis, target.namespace, target.secret)
         keep, reason = _check(stored, target, now)
         try:
             if stored is not None and keep is not None:
@@ -169,10 +160,12 @@ def _ensure_secret(
             updated, previous = _pre_trust(apis, target, fresh, stored, now, attempts)
             pre_trusted |= updated
             previous = b"" if drop_old else previous
-            body = _secret_body(target, fresh, previous, stored)
-            _write_secret(apis, target, body, create=stored is None)
+            body = secret_body(target.namespace, target.secret, fresh, previous, stored)
+            write_secret(apis, target.namespace, target.secret, body, create=stored is None)
         except (Conflict, NotFound):
-            log.info("Secret %s/%s changed meanwhile; reading again", *_ref(target))
+            log.info(
+                "Secret %s/%s changed meanwhile; reading again", target.namespace, target.secret
+            )
             lost_race = True
             continue
         action: SecretAction = "created" if stored is None else "renewed"
@@ -185,7 +178,7 @@ def _ensure_secret(
 def _kept(
     apis: KubeApis,
     target: EnsureTarget,
-    stored: _Stored,
+    stored: StoredSecret,
     bundle: CertBundle,
     reason: str,
     drop_old: bool,
@@ -195,14 +188,14 @@ def _kept(
     Raises ``Conflict`` or ``NotFound`` when the Secret changed since it was read.
     """
     if drop_old and stored.previous_cas:
-        body = _secret_body(target, bundle, b"", stored)
-        _write_secret(apis, target, body, create=False)
-        log.info("Secret %s/%s: previous CAs forgotten", *_ref(target))
+        body = secret_body(target.namespace, target.secret, bundle, b"", stored)
+        write_secret(apis, target.namespace, target.secret, body, create=False)
+        log.info("Secret %s/%s: previous CAs forgotten", target.namespace, target.secret)
     return _SecretOutcome("kept", reason, bundle, b"" if drop_old else stored.previous_cas)
 
 
 def _check(
-    stored: _Stored | None, target: EnsureTarget, now: datetime
+    stored: StoredSecret | None, target: EnsureTarget, now: datetime
 ) -> tuple[CertBundle | None, str]:
     """The stored bundle if it is fit to keep, and why it is kept or must be replaced."""
     if stored is None:
@@ -219,7 +212,7 @@ def _pre_trust(
     apis: KubeApis,
     target: EnsureTarget,
     fresh: CertBundle,
-    stored: _Stored | None,
+    stored: StoredSecret | None,
     now: datetime,
     attempts: int,
 ) -> tuple[bool, bytes]:
@@ -238,67 +231,3 @@ def _pre_trust(
 
     updated = update_ca_bundle(apis, target.webhook_config, merged, attempts) == "updated"
     return updated, ca_bundle([*old, *current], now=now, exclude=[fresh.ca_crt])
-
-
-# --- Secret I/O -------------------------------------------------------------------------
-
-
-def _ref(target: EnsureTarget) -> tuple[str, str]:
-    return target.namespace, target.secret
-
-
-def _read_secret(apis: KubeApis, target: EnsureTarget) -> _Stored | None:
-    what = f"get Secret {target.namespace}/{target.secret}"
-    try:
-        secret = call(what, apis.core.read_namespaced_secret, target.secret, target.namespace)
-    except NotFound:
-        return None
-    annotations = (secret.metadata or client.V1ObjectMeta()).annotations or {}
-    previous = annotations.get(PREVIOUS_CAS_ANNOTATION, "").encode()
-    return _Stored(secret=secret, bundle=_decode_bundle(secret.data or {}), previous_cas=previous)
-
-
-def _decode_bundle(data: Mapping[str, str | bytes]) -> CertBundle | None:
-    try:
-        parts = [base64.b64decode(data[k], validate=True) for k in (CA_FILE, CERT_FILE, KEY_FILE)]
-    except (KeyError, TypeError, binascii.Error):
-        return None
-    return CertBundle(ca_crt=parts[0], tls_crt=parts[1], tls_key=parts[2])
-
-
-def _secret_body(
-    target: EnsureTarget, bundle: CertBundle, previous_cas: bytes, stored: _Stored | None
-) -> client.V1Secret:
-    """The Secret to write: the stored one (its metadata and resourceVersion) with new data."""
-    secret = stored.secret if stored else _new_secret(target)
-    metadata = secret.metadata or client.V1ObjectMeta(name=target.secret)
-    annotations = dict(metadata.annotations or {})
-    annotations.pop(PREVIOUS_CAS_ANNOTATION, None)
-    if previous_cas:
-        annotations[PREVIOUS_CAS_ANNOTATION] = previous_cas.decode()
-    metadata.annotations = annotations or None
-    secret.metadata = metadata
-    secret.data = {
-        CA_FILE: b64(bundle.ca_crt),
-        CERT_FILE: b64(bundle.tls_crt),
-        KEY_FILE: b64(bundle.tls_key),
-    }
-    secret.string_data = None
-    return secret
-
-
-def _new_secret(target: EnsureTarget) -> client.V1Secret:
-    metadata = client.V1ObjectMeta(name=target.secret, namespace=target.namespace, labels=_LABELS)
-    return client.V1Secret(api_version="v1", kind="Secret", metadata=metadata, type=SECRET_TYPE)
-
-
-def _write_secret(
-    apis: KubeApis, target: EnsureTarget, body: client.V1Secret, *, create: bool
-) -> None:
-    """POST a new Secret or PUT over the one read (its resourceVersion makes it conditional)."""
-    where = f"Secret {target.namespace}/{target.secret}"
-    if create:
-        call(f"create {where}", apis.core.create_namespaced_secret, target.namespace, body)
-        return
-    replace = apis.core.replace_namespaced_secret
-    call(f"replace {where}", replace, target.secret, target.namespace, body)
