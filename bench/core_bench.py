@@ -17,7 +17,8 @@ it generically, as the ceiling server does.
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 
 ``--count STEP N`` runs one step N times for a 3-container pod (``--containers K``: K of
-them) and nothing else, to be counted by callgrind rather than timed: ``admit``, ``mutate``,
+them) and nothing else, to be counted by callgrind rather than timed: ``core`` (the
+budget's step), ``admit``, ``mutate``,
 ``decode`` or ``response``, or a part of ``mutate``: ``recipe`` (the lookup), ``bounds``,
 ``plan`` (which holds ``placement``, the ambassador's checks) and ``render`` (the patch,
 encoded). Instructions do not move with the other jobs of a shared machine. Per review, the
@@ -55,7 +56,7 @@ from webhook.core.review import encode_response, parse_review  # noqa: E402
 
 SIZES = (1, 3, 30, 100)
 COUNTED = (
-    *("admit", "mutate", "decode", "response"),
+    *("core", "admit", "mutate", "decode", "response"),
     *("recipe", "bounds", "plan", "placement", "render"),
 )
 
@@ -130,6 +131,7 @@ def count(step: str, times: int, containers: int = 3) -> None:
     assert kit is not None
     plan = plan_injection(pod, kit)
     steps: dict[str, Callable[[], object]] = {
+        "core": lambda: _core(pod, settings),
         "admit": lambda: admit(body, settings),
         "mutate": lambda: mutate(request.pod, settings),  # type: ignore[arg-type]
         "decode": lambda: parse_review(body),
