@@ -141,6 +141,10 @@ def _entry(stamp: str, level: str, logger: str, msg: str) -> dict[str, object]:
     return {"time": stamp, "level": level, "logger": logger, "msg": msg}
 
 
+#: Those keys' names.
+_HEAD = tuple(_entry("", "", "", ""))
+
+
 class JsonFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__()
@@ -216,7 +220,7 @@ class AdmissionLog:
         lines = _lines
         if lines is None:  # logging not configured by us (embedded, tests): the usual way
             fields = msgspec.structs.asdict(line)
-            for key in ("time", "level", "logger", "msg"):
+            for key in _HEAD:  # ``logging``'s formatter writes them
                 del fields[key]
             logger.info("admission", extra={"fields": fields})
             return
