@@ -17,9 +17,9 @@ it generically, as the ceiling server does.
     python bench/core_bench.py [--json OUT] [--repeat 7] [--annotations]
 
 ``--count STEP N`` runs one step N times for a 3-container pod (``--containers K``: K of
-them) and nothing else, to be counted by callgrind rather than timed: ``core`` (the
-budget's step), ``admit``, ``mutate``,
-``decode`` or ``response``, or a part of ``mutate``: ``recipe`` (the lookup), ``bounds``,
+them) and nothing else, to be counted by callgrind rather than timed: ``core`` (the budget's
+step), ``admit``, ``mutate``, ``decode`` or ``response``, or a part of ``mutate``: ``recipe``
+(the lookup), ``bounds``,
 ``plan`` (which holds ``placement``, the ambassador's checks) and ``render`` (the patch,
 encoded). Instructions do not move with the other jobs of a shared machine. Per review, the
 difference of two runs:

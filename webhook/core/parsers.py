@@ -33,7 +33,7 @@ from webhook.core.keys import (
 )
 from webhook.core.reasons import Finding, Reason
 from webhook.core.validation import is_env_prefix
-from webhook.core.values import image_reference
+from webhook.core.values import image_reference, port
 
 __all__ = [
     "DEFAULT_PORT",
@@ -57,7 +57,6 @@ DEFAULT_VOLUME_MODE = int(DEFAULT_TEXT[VOLUME_MODE], 8)
 DEFAULT_PORT = int(DEFAULT_TEXT[AMBASSADOR_PORT])
 
 _MODE = re.compile(r"(?:0o?)?[0-7]{1,3}")
-_PORT = re.compile(r"[0-9]{1,5}")
 _NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _DNS_SUBDOMAIN = r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
 _QUALIFIED_NAME = re.compile(rf"(?:{_DNS_SUBDOMAIN}/)?{_NAME}")
@@ -189,11 +188,11 @@ def parse_volume_mode(value: str | None, findings: list[Finding]) -> int:
 def parse_port(value: str | None, findings: list[Finding]) -> int:
     if value is None:
         return DEFAULT_PORT
-    text = value.strip()
-    if _PORT.fullmatch(text) and 1024 <= int(text) <= 65535:
-        return int(text)
-    findings.append(Finding.of(Reason.BAD_PORT, value=value))
-    return DEFAULT_PORT
+    try:
+        return port(value, low=1024)
+    except ValueError:
+        findings.append(Finding.of(Reason.BAD_PORT, value=value))
+        return DEFAULT_PORT
 
 
 def parse_image(value: str | None, findings: list[Finding]) -> str | None:
