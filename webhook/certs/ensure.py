@@ -34,18 +34,9 @@ from webhook.certs.files import CA_FILE, CERT_FILE, KEY_FILE
 from webhook.certs.generate import CertBundle, generate_bundle
 from webhook.certs.kube import CertsError, Conflict, KubeApiError, KubeApis, NotFound, connect
 from webhook.certs.pem import ca_bundle, not_after, renewal_reason
-from webhook.certs.secret import (
-    PREVIOUS_CAS_ANNOTATION,
-    SECRET_TYPE,
-    StoredSecret,
-    read_secret,
-    secret_body,
-    write_secret,
-)
+from webhook.certs.secret import StoredSecret, read_secret, secret_body, write_secret
 
 __all__ = [
-    "PREVIOUS_CAS_ANNOTATION",
-    "SECRET_TYPE",
     "CaBundleOutcome",
     "CertsError",
     "EnsureResult",

@@ -17,7 +17,6 @@ from cryptography import x509
 from tests.fakes.kube_api import SECRETS, WEBHOOK_CONFIGS, FakeKubeApi, api_client_for, serve
 from webhook.certs.ensure import (
     MAX_ATTEMPTS,
-    PREVIOUS_CAS_ANNOTATION,
     EnsureResult,
     EnsureTarget,
     KubeApiError,
@@ -26,6 +25,7 @@ from webhook.certs.ensure import (
     ensure_certificates,
 )
 from webhook.certs.generate import CertBundle, generate_bundle
+from webhook.certs.secret import PREVIOUS_CAS_ANNOTATION
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 NS = "downward-system"
