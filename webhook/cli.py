@@ -38,25 +38,19 @@ def _seconds_or_zero(text: str) -> float:
     return 0.0 if text.strip() in ("0", "0.0") else values.positive_seconds(text)
 
 
-def _text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text
-
-
 SERVE_FLAGS: tuple[Flag, ...] = (
-    Flag("host", _text, "0.0.0.0", "address to listen on", "HOST"),
+    Flag("host", flags.text, "0.0.0.0", "address to listen on", "HOST"),
     Flag("port", values.port, 8443, "port to listen on", "PORT"),
     Flag(
         "tls-cert",
-        _text,
+        flags.text,
         None,
         "PEM certificate (chain), reloaded when it changes; required unless --insecure-http",
         "FILE",
     ),
     Flag(
         "tls-key",
-        _text,
+        flags.text,
         None,
         "PEM private key, reloaded when it changes; required unless --insecure-http",
         "FILE",

@@ -30,6 +30,7 @@ __all__ = [
     "env_name",
     "markdown_table",
     "resolve",
+    "text",
 ]
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -52,6 +53,13 @@ def boolean(text: str) -> bool:
     if word in _TRUE | _FALSE:
         return word in _TRUE
     raise ValueError("not a boolean (use true or false)")
+
+
+def text(value: str) -> str:
+    """Any text that is not blank."""
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
 
 
 def choice(*words: str) -> Checker:
@@ -78,6 +86,8 @@ class Flag:
     metavar: str | None = None
     kind: str = "value"
     env: bool = True
+    #: No default: the command line or the environment must give it.
+    required: bool = False
 
     @property
     def dest(self) -> str:
@@ -139,7 +149,7 @@ def _default(flag: Flag) -> str:
 
 def _help(flag: Flag) -> str:
     where = f"{flag.variable}, " if flag.env else ""
-    return f"{flag.help} [{where}default: {_default(flag)}]"
+    return f"{flag.help} [{where}{'required' if flag.required else 'default: ' + _default(flag)}]"
 
 
 def add(parser: argparse.ArgumentParser, *flags: Flag) -> None:
@@ -179,7 +189,9 @@ def markdown_table(flags: Iterable[Flag]) -> str:
         if flag.env and flag.kind != "value":
             variable += " (`true`/`false`)"
         default = _default(flag)
-        if flag.kind == "value" and flag.default is not None:
+        if flag.required:
+            default = "required"
+        elif flag.kind == "value" and flag.default is not None:
             default = f"`{default}`"
         rows.append(f"| {option} | {variable} | {default}; {cell(flag.help)} |")
     return "\n".join(rows) + "\n"
@@ -188,11 +200,21 @@ def markdown_table(flags: Iterable[Flag]) -> str:
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:
     """Fill in every flag of the chosen subcommand not given on the command line.
 
-    Raises ``UsageError`` naming the variable when an environment value is bad.
+    Raises ``UsageError`` naming the variable when an environment value is bad, and naming
+    every required flag that neither the command line nor the environment gave.
     """
     env = os.environ if environ is None else environ
+    missing: list[Flag] = []
     for flag in getattr(args, _REGISTERED, ()):
         if getattr(args, flag.dest) is not None:
             continue
         raw = env.get(flag.variable, "") if flag.env else ""
-        setattr(args, flag.dest, flag.parse_env(raw) if raw else flag.default)
+        if raw:
+            setattr(args, flag.dest, flag.parse_env(raw))
+        elif flag.required:
+            missing.append(flag)
+        else:
+            setattr(args, flag.dest, flag.default)
+    if missing:
+        names = ", ".join(f"--{f.name}" + (f" (or {f.variable})" if f.env else "") for f in missing)
+        raise UsageError(f"missing {names}")

@@ -19,7 +19,6 @@ from webhook.flags import Flag, UsageError
 
 CLI = [sys.executable, "-m", "webhook.cli"]
 INTERFACES = Path(__file__).resolve().parents[2] / "docs" / "interfaces.md"
-START, END = "<!-- serve-flags:start -->\n", "<!-- serve-flags:end -->"
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -113,12 +112,37 @@ def test_booleans_from_the_environment() -> None:
     assert parser.parse_args(["--no-native-sidecar"]).native_sidecar is False
 
 
+def test_required_flags_come_from_the_command_line_or_the_environment() -> None:
+    parser = flags.Parser(prog="t")
+    required = (
+        Flag("service", flags.text, None, "s", "NAME", required=True),
+        Flag("secret", flags.text, None, "t", "NAME", required=True),
+    )
+    flags.add(parser, *required)
+    args = parser.parse_args(["--service", "a"])
+    flags.resolve(args, {"DOWNWARD_SECRET": "b"})
+    assert (args.service, args.secret) == ("a", "b")
+    with pytest.raises(UsageError) as missing:
+        flags.resolve(parser.parse_args([]), {"DOWNWARD_SECRET": ""})
+    assert str(missing.value) == (
+        "missing --service (or DOWNWARD_SERVICE), --secret (or DOWNWARD_SECRET)"
+    )
+    assert "[DOWNWARD_SERVICE, required]" in parser.format_help()
+
+
 def test_every_flag_of_a_subcommand_is_registered_once() -> None:
+    from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
     from webhook.cli import SERVE_FLAGS
     from webhook.injection_flags import INJECTION_FLAGS
     from webhook.render import RENDER_FLAGS
 
-    for group in (SERVE_FLAGS + INJECTION_FLAGS, RENDER_FLAGS + INJECTION_FLAGS):
+    groups = (
+        SERVE_FLAGS + INJECTION_FLAGS,
+        RENDER_FLAGS + INJECTION_FLAGS,
+        GENERATE_FLAGS,
+        ENSURE_FLAGS,
+    )
+    for group in groups:
         names = [f.name for f in group]
         assert len(names) == len(set(names))
         for flag in group:
@@ -156,7 +180,12 @@ def test_every_flag_of_a_subcommand_is_registered_once() -> None:
                 "/nonexistent",
             ],
             {"DOWNWARD_DAYS": "abc"},
-            "DOWNWARD_DAYS='abc': not a whole number",
+            "DOWNWARD_DAYS='abc': not a positive whole number",
+        ),
+        (
+            ["certs", "ensure", "--service", "s", "--namespace", "n"],
+            {"DOWNWARD_SECRET": "t"},
+            "downward-webhook: missing --webhook-config (or DOWNWARD_WEBHOOK_CONFIG)",
         ),
     ],
 )
@@ -203,42 +232,60 @@ def test_the_markdown_table_shows_each_kind_of_flag_as_help_does() -> None:
 # ---- docs/interfaces.md ---------------------------------------------------------------------
 
 
-def _documented_serve_flags() -> str:
+def _tables() -> dict[str, tuple[tuple[Flag, ...], list[str]]]:
+    """Each generated table of docs/interfaces.md: its marker -> (its flags, the command)."""
+    from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
+
+    return {
+        "serve-flags": (cli.SERVE_COMMAND_FLAGS, ["serve"]),
+        "certs-generate-flags": (GENERATE_FLAGS, ["certs", "generate"]),
+        "certs-ensure-flags": (ENSURE_FLAGS, ["certs", "ensure"]),
+    }
+
+
+TABLES = ("serve-flags", "certs-generate-flags", "certs-ensure-flags")
+
+
+def _documented(marker: str) -> str:
     page = INTERFACES.read_text()
-    return page[page.index(START) + len(START) : page.index(END)]
+    start, end = f"<!-- {marker}:start -->\n", f"<!-- {marker}:end -->"
+    return page[page.index(start) + len(start) : page.index(end)]
 
 
-def test_the_interfaces_page_has_the_generated_table_of_serve_flags() -> None:
-    documented = _documented_serve_flags()
-    generated = flags.markdown_table(cli.SERVE_COMMAND_FLAGS)
+@pytest.mark.parametrize("marker", TABLES)
+def test_the_interfaces_page_has_the_generated_table_of_each_command(marker: str) -> None:
+    documented = _documented(marker)
+    generated = flags.markdown_table(_tables()[marker][0])
     diff = "".join(
         difflib.unified_diff(
             documented.splitlines(keepends=True),
             generated.splitlines(keepends=True),
             "docs/interfaces.md",
-            "markdown_table(SERVE_COMMAND_FLAGS)",
+            f"markdown_table (the {marker} table)",
         )
     )
     assert documented == generated, f"docs/interfaces.md is out of date; rewrite it:\n{diff}"
 
 
-def test_the_interfaces_page_names_every_option_of_serve_once(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("marker", TABLES)
+def test_the_interfaces_page_names_every_option_of_each_command_once(
+    marker: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Read from ``serve --help``, not from the tuple the table is made of: an option added to
-    the parser some other way, or a tuple left out of the table, is caught as well."""
+    """Read from the command's ``--help``, not from the tuple the table is made of: an option
+    added to the parser some other way, or a tuple left out of the table, is caught as well."""
+    command = _tables()[marker][1]
     monkeypatch.setenv("COLUMNS", "1000")  # one line per option: no wrapped help text
     with pytest.raises(SystemExit):
-        cli.main(["serve", "--help"])
+        cli.main([*command, "--help"])
     invocations = [
         line.strip().split("  ")[0]
         for line in capsys.readouterr().out.splitlines()
         if line.startswith("  -")
     ]
     options = set(re.findall(r"--[a-z][a-z-]*", " ".join(invocations))) - {"--help"}
-    cells = [row.split(" | ")[0] for row in _documented_serve_flags().splitlines()[2:]]
+    cells = [row.split(" | ")[0] for row in _documented(marker).splitlines()[2:]]
     documented = re.findall(r"`(--[a-z][a-z-]*)", " ".join(cells))
     twice = sorted(option for option, n in Counter(documented).items() if n > 1)
     assert not twice, f"listed twice in docs/interfaces.md: {twice}"
     assert not options - set(documented), f"not in docs/interfaces.md: {options - set(documented)}"
-    assert not set(documented) - options, f"not options of serve: {set(documented) - options}"
+    assert not set(documented) - options, f"not options of {command}: {set(documented) - options}"

@@ -1,18 +1,23 @@
 """The ``certs generate`` and ``certs ensure`` subcommands of ``downward-webhook``.
 
-Each flag also reads an environment variable, ``DOWNWARD_`` plus the flag in upper snake
-case (``--webhook-config`` reads ``DOWNWARD_WEBHOOK_CONFIG``), so the chart can configure the
-init container through ``env``. Errors print one line to stderr and exit non-zero.
+Their flags are ``webhook.flags`` flags, like ``serve``'s: each also reads an environment
+variable, ``DOWNWARD_`` plus the flag in upper snake case (``--webhook-config`` reads
+``DOWNWARD_WEBHOOK_CONFIG``), so the chart can configure the init container through ``env``;
+docs/interfaces.md's tables of them are made from these tuples. Errors print one line to
+stderr and exit non-zero.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from webhook import flags
+from webhook.core import values
+from webhook.flags import Flag
 
 if TYPE_CHECKING:
     from webhook.certs.ensure import EnsureResult, EnsureTarget
@@ -21,135 +26,69 @@ if TYPE_CHECKING:
 # command does, ``serve`` included) must not load the Kubernetes client and cryptography,
 # about 15 MB of memory that ``serve`` has no use for.
 
-__all__ = ["register"]
+__all__ = ["ENSURE_FLAGS", "GENERATE_FLAGS", "register"]
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives add_subparsers()
 
 _VALIDITY = "days the new certificates are valid"
-_RENEW = "renew when the certificate expires within N days"
 _KUBECONFIG = "kubeconfig file; default: in-cluster config, else $KUBECONFIG or ~/.kube/config"
 _DROP_OLD_CAS = (
     "trust only the stored CA: drop the previous CAs from the caBundle and the Secret "
     "(after a CA leak; delete the Secret first if the current CA leaked)"
 )
+_SERVICE_FLAGS = (
+    Flag("service", flags.text, None, "the webhook's Service", "NAME", required=True),
+    Flag("namespace", flags.text, None, "the Service's namespace", "NS", required=True),
+)
+GENERATE_FLAGS: tuple[Flag, ...] = (
+    *_SERVICE_FLAGS,
+    Flag("out-dir", Path, None, "output folder", "DIR", required=True),
+    Flag("days", values.positive_int, 365, _VALIDITY, "N"),
+)
+ENSURE_FLAGS: tuple[Flag, ...] = (
+    *_SERVICE_FLAGS,
+    Flag("secret", flags.text, None, "name of the TLS Secret", "NAME", required=True),
+    Flag(
+        "webhook-config",
+        flags.text,
+        None,
+        "MutatingWebhookConfiguration to put the CA in",
+        "NAME",
+        required=True,
+    ),
+    Flag("validity-days", values.positive_int, 365, _VALIDITY, "N"),
+    Flag(
+        "renew-before-days",
+        values.positive_int,
+        30,
+        "renew when the certificate expires within N days",
+        "N",
+    ),
+    Flag("out-dir", Path, None, "also write the files here", "DIR"),
+    Flag("kubeconfig", flags.text, None, _KUBECONFIG, "FILE"),
+    Flag.toggle("drop-old-cas", _DROP_OLD_CAS, default=False),
+)
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add ``generate`` and ``ensure`` to the ``certs`` subcommand group."""
-    _add_generate(subparsers)
-    _add_ensure(subparsers)
-
-
-def _add_generate(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    generate = subparsers.add_parser(
         "generate",
         help="write a self-signed CA and a serving certificate as PEM files",
         description="Write DIR/ca.crt, DIR/tls.crt and DIR/tls.key (mode 0600) for the "
         "webhook Service's DNS names.",
     )
-    _service_flags(parser)
-    _flag(parser, "--out-dir", type=Path, required=True, metavar="DIR", help="output folder")
-    _flag(parser, "--days", type=_positive_int, default=365, metavar="N", help=_VALIDITY)
-    parser.set_defaults(func=_run_generate)
-
-
-def _add_ensure(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
+    flags.add(generate, *GENERATE_FLAGS)
+    generate.set_defaults(func=_run_generate)
+    ensure = subparsers.add_parser(
         "ensure",
         help="create or renew the certificate Secret and the webhook's caBundle",
         description="Get or create the kubernetes.io/tls Secret, renew it when it is invalid "
         "or near expiry, and write its CA into the caBundle of every webhook entry. Safe to "
         "run from many replicas at once.",
     )
-    _service_flags(parser)
-    _flag(parser, "--secret", required=True, metavar="NAME", help="name of the TLS Secret")
-    _flag(
-        parser,
-        "--webhook-config",
-        required=True,
-        metavar="NAME",
-        help="MutatingWebhookConfiguration to put the CA in",
-    )
-    _flag(parser, "--validity-days", type=_positive_int, default=365, metavar="N", help=_VALIDITY)
-    _flag(parser, "--renew-before-days", type=_positive_int, default=30, metavar="N", help=_RENEW)
-    _flag(parser, "--out-dir", type=Path, metavar="DIR", help="also write the files here")
-    _flag(parser, "--kubeconfig", metavar="FILE", help=_KUBECONFIG)
-    _flag(
-        parser,
-        "--drop-old-cas",
-        type=_boolean,
-        nargs="?",
-        const=True,
-        default=False,
-        metavar="BOOL",
-        help=_DROP_OLD_CAS,
-    )
-    parser.set_defaults(func=_run_ensure)
-
-
-def _service_flags(parser: argparse.ArgumentParser) -> None:
-    _flag(parser, "--service", required=True, metavar="NAME", help="the webhook's Service")
-    _flag(parser, "--namespace", required=True, metavar="NS", help="the Service's namespace")
-
-
-def _flag(parser: argparse.ArgumentParser, flag: str, *, required: bool = False, **kw: Any) -> None:
-    """Add ``flag``, defaulting to its ``DOWNWARD_*`` environment variable when that is set.
-
-    argparse passes a string default through ``type``, so ``DOWNWARD_DAYS=30`` works like
-    ``--days 30``, and a bad value is reported like a bad flag.
-    """
-    env = "DOWNWARD_" + flag.removeprefix("--").upper().replace("-", "_")
-    fallback = kw.pop("default", None)
-    default = _FromEnv(env, os.environ[env]) if os.environ.get(env) else fallback
-    if "type" in kw:
-        kw["type"] = _naming_variable(kw["type"])
-    help_text = f"{kw.pop('help')} (env {env}" + (f", default {default})" if default else ")")
-    parser.add_argument(
-        flag, default=default, required=required and default is None, help=help_text, **kw
-    )
-
-
-class _FromEnv(str):
-    """A default read from an environment variable, which a bad value's error names."""
-
-    variable: str
-
-    def __new__(cls, variable: str, value: str) -> _FromEnv:
-        text = super().__new__(cls, value)
-        text.variable = variable
-        return text
-
-
-def _naming_variable(convert: Any) -> Any:
-    def checked(text: str) -> Any:
-        try:
-            return convert(text)
-        except (argparse.ArgumentTypeError, ValueError) as exc:
-            if isinstance(text, _FromEnv):
-                raise argparse.ArgumentTypeError(f"{text.variable}={str(text)!r}: {exc}") from None
-            raise
-
-    checked.__name__ = getattr(convert, "__name__", "value")
-    return checked
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
-    return value
-
-
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"not true or false: {text!r}")
+    flags.add(ensure, *ENSURE_FLAGS)
+    ensure.set_defaults(func=_run_ensure)
 
 
 def _run_generate(args: argparse.Namespace) -> int:
