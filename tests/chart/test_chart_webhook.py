@@ -487,8 +487,9 @@ def test_values_become_server_flags(chart: Renderer) -> None:
 
 
 def test_chart_arguments_are_accepted_by_the_cli(chart: Renderer) -> None:
-    """The flags the chart passes exist in `downward-webhook serve` and `certs ensure`."""
-    from webhook import cli
+    """The flags the chart passes exist in `downward-webhook serve` and `certs ensure`, and
+    give every required one (no environment variable stands in for them)."""
+    from webhook import cli, flags
 
     docs = chart.docs(CI_DIR / "namespace-defaults-values.yaml", "1.27")
     init = one(docs, "Deployment")["spec"]["template"]["spec"]["initContainers"][0]
@@ -497,9 +498,11 @@ def test_chart_arguments_are_accepted_by_the_cli(chart: Renderer) -> None:
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             try:
-                parser.parse_args(args)
+                flags.resolve(parser.parse_args(args), {})
             except SystemExit:
                 pytest.fail(f"the CLI rejects {args}: {stderr.getvalue()}")
+            except flags.UsageError as exc:
+                pytest.fail(f"the CLI rejects {args}: {exc}")
 
 
 def test_changing_the_webhook_configuration_rolls_the_self_signed_pods(chart: Renderer) -> None:
