@@ -21,7 +21,6 @@ import argparse
 import json
 import shutil
 import signal
-import statistics
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -33,6 +32,7 @@ from loadbench import (
     ceiling_cmd,
     check_ceiling,
     check_product,
+    median_row,
     prepare,
     product_cmd,
     run_round,
@@ -131,14 +131,7 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    medians = {
-        name: {
-            "rps": statistics.median(r["rps"] for r in rs),
-            "cpu_us_per_review": statistics.median(r["cpu_us_per_review"] for r in rs),
-            "errors": sum(r["errors"] for r in rs),
-        }
-        for name, rs in rounds.items()
-    }
+    medians = {name: median_row(rs) for name, rs in rounds.items()}
     result: dict[str, Any] = {
         "containers": args.containers,
         "body_bytes": body.stat().st_size,

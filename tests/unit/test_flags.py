@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from webhook import cli, flags
+from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
 from webhook.core import values
 from webhook.flags import Flag, UsageError
 
@@ -131,7 +132,6 @@ def test_required_flags_come_from_the_command_line_or_the_environment() -> None:
 
 
 def test_every_flag_of_a_subcommand_is_registered_once() -> None:
-    from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
     from webhook.cli import SERVE_FLAGS
     from webhook.injection_flags import INJECTION_FLAGS
     from webhook.render import RENDER_FLAGS
@@ -232,18 +232,12 @@ def test_the_markdown_table_shows_each_kind_of_flag_as_help_does() -> None:
 # ---- docs/interfaces.md ---------------------------------------------------------------------
 
 
-def _tables() -> dict[str, tuple[tuple[Flag, ...], list[str]]]:
-    """Each generated table of docs/interfaces.md: its marker -> (its flags, the command)."""
-    from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
-
-    return {
-        "serve-flags": (cli.SERVE_COMMAND_FLAGS, ["serve"]),
-        "certs-generate-flags": (GENERATE_FLAGS, ["certs", "generate"]),
-        "certs-ensure-flags": (ENSURE_FLAGS, ["certs", "ensure"]),
-    }
-
-
-TABLES = ("serve-flags", "certs-generate-flags", "certs-ensure-flags")
+#: Each generated table of docs/interfaces.md: its marker -> (its flags, the command).
+TABLES: dict[str, tuple[tuple[Flag, ...], list[str]]] = {
+    "serve-flags": (cli.SERVE_COMMAND_FLAGS, ["serve"]),
+    "certs-generate-flags": (GENERATE_FLAGS, ["certs", "generate"]),
+    "certs-ensure-flags": (ENSURE_FLAGS, ["certs", "ensure"]),
+}
 
 
 def _documented(marker: str) -> str:
@@ -255,7 +249,7 @@ def _documented(marker: str) -> str:
 @pytest.mark.parametrize("marker", TABLES)
 def test_the_interfaces_page_has_the_generated_table_of_each_command(marker: str) -> None:
     documented = _documented(marker)
-    generated = flags.markdown_table(_tables()[marker][0])
+    generated = flags.markdown_table(TABLES[marker][0])
     diff = "".join(
         difflib.unified_diff(
             documented.splitlines(keepends=True),
@@ -273,7 +267,7 @@ def test_the_interfaces_page_names_every_option_of_each_command_once(
 ) -> None:
     """Read from the command's ``--help``, not from the tuple the table is made of: an option
     added to the parser some other way, or a tuple left out of the table, is caught as well."""
-    command = _tables()[marker][1]
+    command = TABLES[marker][1]
     monkeypatch.setenv("COLUMNS", "1000")  # one line per option: no wrapped help text
     with pytest.raises(SystemExit):
         cli.main([*command, "--help"])
