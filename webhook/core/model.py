@@ -139,7 +139,9 @@ class Container(Struct, frozen=True, gc=False):
     volumeMounts: list[VolumeMount] | None = None
     ports: list[ContainerPort] | None = None
     resources: ResourceRequirements | None = None
-    #: Read for a ``kubectl proxy`` already there and for ``--port``-style arguments.
+    #: Read for a ``kubectl proxy`` already there and for ``--port``-style arguments; the
+    #: image only for that proxy run by a kubectl image's entrypoint (no ``command``).
+    image: str | None = None
     command: list[str] | None = None
     args: list[str] | None = None
     livenessProbe: Handler | None = None

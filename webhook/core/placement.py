@@ -87,12 +87,26 @@ def _said(container: Container) -> tuple[str, ...]:
     return (*(container.command or ()), *(container.args or ()))
 
 
-def _runs_kubectl_proxy(parts: tuple[str, ...]) -> bool:
-    words = _words(parts)
-    return any(
+def _runs_kubectl_proxy(container: Container) -> bool:
+    """``kubectl`` and later ``proxy`` in the command line, or, without a command, ``proxy``
+    in the args of an image whose entrypoint is kubectl (``bitnami/kubectl`` with ``args:
+    [proxy]``)."""
+    words = _words(_said(container))
+    if any(
         posixpath.basename(word) == "kubectl" and "proxy" in words[i + 1 :]
         for i, word in enumerate(words)
-    )
+    ):
+        return True
+    return not container.command and _is_kubectl_image(container.image) and "proxy" in words
+
+
+def _is_kubectl_image(image: str | None) -> bool:
+    """``registry.k8s.io/kubectl:v1.35.0``, ``bitnami/kubectl``, ``lachlanevenson/k8s-kubectl``
+    (their entrypoint is kubectl): the repository's last name, without tag or digest."""
+    if not image:
+        return False
+    name = image.partition("@")[0].rpartition("/")[2].partition(":")[0]
+    return name == "kubectl" or name.endswith("-kubectl")
 
 
 def _arg_ports(parts: tuple[str, ...]) -> frozenset[int]:
@@ -144,9 +158,9 @@ def _port_use(container: Container, port: int, digits: str, said: str) -> str | 
 def _proxy_or_port_taken(everyone: list[Container], port: int, findings: list[Finding]) -> bool:
     """A container (or init container) already runs ``kubectl proxy``, or uses the port."""
     said = [" ".join(_said(c)) for c in everyone]
-    if "kubectl" in " ".join(said):  # one look for the usual answer (none)
+    if "proxy" in " ".join(said):  # one look for the usual answer (none)
         for container, text in zip(everyone, said, strict=True):
-            if "kubectl" in text and _runs_kubectl_proxy(_said(container)):
+            if "proxy" in text and _runs_kubectl_proxy(container):
                 finding = Finding.of(Reason.AMBASSADOR_PROXY_PRESENT, container=container.name)
                 findings.append(finding)
                 return True

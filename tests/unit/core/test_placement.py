@@ -71,6 +71,41 @@ def test_a_kubectl_proxy_anywhere_in_the_command_line_comes_first() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "image",
+    [
+        "registry.k8s.io/kubectl:v1.35.0",
+        "bitnami/kubectl:1.31",
+        "docker.io/bitnami/kubectl@sha256:" + "0" * 64,
+        "lachlanevenson/k8s-kubectl",
+        "localhost:5000/kubectl",
+    ],
+)
+def test_a_kubectl_image_whose_entrypoint_runs_proxy_is_a_proxy(image: str) -> None:
+    """No command: the image's entrypoint (kubectl) gets the args, as in Kubernetes' own
+    examples/kubectl-container (``args: [proxy, -p, "8001"]``)."""
+    for args in (["proxy"], ["proxy", "-p", "8001"], ["--v=2", "proxy", "--port=9001"]):
+        proxy = {"name": "p", "image": image, "args": args}
+        assert _place({"name": "app", "image": "x"}, proxy) == (
+            False,
+            [Reason.AMBASSADOR_PROXY_PRESENT],
+        )
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        {"image": "bitnami/kubectl:1.31", "args": ["get", "pods"]},  # not a proxy
+        {"image": "bitnami/kubectl", "command": ["sh"], "args": ["-c", "proxy"]},  # not kubectl
+        {"image": "istio/proxyv2:1.24", "args": ["proxy", "sidecar"]},  # not a kubectl image
+        {"image": "example/kubectl-tools:1", "args": ["proxy"]},  # kubectl- is not -kubectl
+        {"image": "kubectl.example.com/app", "args": ["proxy"]},  # the registry, not the name
+    ],
+)
+def test_proxy_in_the_args_of_other_images_is_no_proxy(container: dict[str, object]) -> None:
+    assert _place({"name": "app", "image": "x"}, {"name": "p", **container}) == (True, [])
+
+
 def test_our_own_ambassador_is_known_by_its_command_line_without_the_status() -> None:
     ours = {"name": amb.CONTAINER_NAME, "image": "k", "command": list(KIT.command)}
     assert _place({"name": "app", "image": "x"}, ours) == (True, [])
