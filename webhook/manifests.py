@@ -9,6 +9,10 @@ text at the parser's node positions (a key appended to a block mapping, an item 
 into a block sequence, at the indentation found there, values in block style), so its
 comments and key order stay.
 
+YAML aliases are expanded before the transform, as Kubernetes' reader expands them: a list
+that ``*mounts`` shares between two containers is two lists, each patched once. The splicer
+writes an addition into an anchor's text once when every alias of it gets the same one.
+
 Correct first: each spliced document is parsed again and compared with the patched object.
 What the splicer does not handle (a flow collection ``{}``/``[]`` where something is added,
 a replaced key, an odd layout), or a comparison that fails, takes that one document through a
@@ -18,6 +22,7 @@ written by PyYAML (comments of that document lost, content right).
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,11 +43,14 @@ _WIDTH = 4096  # long strings stay on one line instead of being folded
 
 
 class BadYAML(ValueError):
-    """Not YAML: the problem and where (1-based line and column, when known)."""
+    """Not YAML, or YAML we refuse (``what``): the problem and where (1-based line and column,
+    when known)."""
 
-    def __init__(self, problem: str, line: int | None, column: int | None) -> None:
+    def __init__(
+        self, problem: str, line: int | None, column: int | None, what: str = "not YAML"
+    ) -> None:
         super().__init__(problem)
-        self.problem, self.line, self.column = problem, line, column
+        self.problem, self.line, self.column, self.what = problem, line, column, what
 
     @classmethod
     def of(cls, exc: yaml.YAMLError) -> BadYAML:
@@ -74,6 +82,7 @@ def _changes(text: str, transform: Transform) -> Iterator[tuple[int, int, str]]:
         while _check(loader):
             node = _next(loader)
             doc = _construct(loader, node)
+            _unshare(doc, node)
             operations = transform(doc)
             if operations:
                 yield _document(text, node, doc, operations)
@@ -102,6 +111,38 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise BadYAML.of(exc) from None
+
+
+#: Values that YAML aliases may add to one document, copied out (a "billion laughs" document
+#: of a few lines would expand to a billion; Kubernetes' own YAML reader refuses those too).
+MAX_ALIAS_VALUES = 1_000_000
+
+
+def _unshare(doc: Any, node: yaml.Node) -> None:
+    """Give every list and mapping that the document holds twice (through a YAML alias,
+    ``*mounts``, or a merge key) a copy of its own, in place: patching one container's
+    ``volumeMounts`` must not patch another's that an alias made the same list. Raises
+    ``BadYAML`` for aliases that expand to more than ``MAX_ALIAS_VALUES`` values."""
+    if not isinstance(doc, dict | list):
+        return
+    seen = {id(doc)}
+    budget = MAX_ALIAS_VALUES
+    stack: list[dict[Any, Any] | list[Any]] = [doc]
+    while stack:
+        parent = stack.pop()
+        for key, child in list(parent.items() if isinstance(parent, dict) else enumerate(parent)):
+            if not isinstance(child, dict | list):
+                continue
+            if id(child) in seen:
+                budget -= len(child) + 1
+                if budget < 0:
+                    mark = node.start_mark
+                    problem = f"aliases expand to more than {MAX_ALIAS_VALUES:,} values"
+                    raise BadYAML(problem, mark.line + 1, mark.column + 1, "YAML refused")
+                child = copy.copy(child)
+                parent[key] = child
+            seen.add(id(child))
+            stack.append(child)
 
 
 def _document(text: str, node: yaml.Node, doc: Any, operations: Patch) -> tuple[int, int, str]:

@@ -128,7 +128,7 @@ def _render(args: argparse.Namespace) -> int:
         output = manifests.render_pieces(text, transform)
     except manifests.BadYAML as exc:
         where = f"{name}:{exc.line}:{exc.column}" if exc.line else name
-        raise UsageError(f"{where}: not YAML: {exc.problem}") from None
+        raise UsageError(f"{where}: {exc.what}: {exc.problem}") from None
     except BadReview as exc:
         raise UsageError(f"{name}: {exc}") from None
     worst = _report(rendered)

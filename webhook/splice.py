@@ -94,6 +94,11 @@ class _Edits:
 
     keys: dict[int, tuple[yaml.MappingNode, dict[str, _New]]] = field(default_factory=dict)
     items: dict[int, tuple[yaml.SequenceNode, list[yaml.Node | _New]]] = field(default_factory=dict)
+    #: The path that first reached each node added to, and what was added there: the same node
+    #: by another path is a YAML alias (``*mounts``), which shows those additions already.
+    first: dict[int, tuple[list[str], list[tuple[str, Any]]]] = field(default_factory=dict)
+    #: How many additions each other path has made to a node so far.
+    again: dict[tuple[int, str], int] = field(default_factory=dict)
 
 
 def tokens(path: str) -> list[str]:
@@ -130,6 +135,8 @@ def _add(edits: _Edits, node: yaml.Node, path: list[str], value: Any) -> None:
             return
         node = child
     last = path[-1]
+    if _through_alias(edits, node, path, value):
+        return
     if isinstance(node, yaml.MappingNode) and not node.flow_style and node.value:
         _, keys = edits.keys.setdefault(id(node), (node, {}))
         if _original_value(node, last) is not None:
@@ -141,6 +148,22 @@ def _add(edits: _Edits, node: yaml.Node, path: list[str], value: Any) -> None:
         items.insert(index, _New(value))
     else:
         raise Unsupported
+
+
+def _through_alias(edits: _Edits, node: yaml.Node, path: list[str], value: Any) -> bool:
+    """Whether this addition reaches ``node`` through an alias of it, as the same addition
+    made through the path that reached it first (the alias's text shows it then). A
+    different one raises ``Unsupported``: the alias's text cannot show two contents."""
+    prefix, made = edits.first.setdefault(id(node), (path[:-1], []))
+    if prefix == path[:-1]:
+        made.append((path[-1], value))
+        return False
+    key = (id(node), "/".join(path[:-1]))
+    count = edits.again.get(key, 0)
+    if count >= len(made) or made[count] != (path[-1], value):
+        raise Unsupported
+    edits.again[key] = count + 1
+    return True
 
 
 def _items(edits: _Edits, node: yaml.SequenceNode) -> list[yaml.Node | _New]:

@@ -261,6 +261,17 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
         ),
         (lambda t: _file(t, "a: [1, 2\n"), "in.yaml:2:1: not YAML:"),
         (
+            lambda t: _file(
+                t,
+                "a: &a [x, x, x, x, x, x, x, x]\n"
+                + "".join(
+                    f"{k}: &{k} [{', '.join([f'*{j}'] * 8)}]\n"
+                    for j, k in zip("abcdefg", "bcdefgh", strict=True)
+                ),
+            ),
+            "in.yaml:1:1: YAML refused: aliases expand to more than 1,000,000 values",
+        ),
+        (
             lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"spec": 1}}})),
             None,
         ),
@@ -277,6 +288,7 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
         "not-utf8",
         "bad-indentation",
         "unclosed-flow",
+        "alias-bomb",
         "no-pod",
         "bad-pod",
     ],

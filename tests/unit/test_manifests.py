@@ -6,6 +6,7 @@ jsonpatch (``inject_document``); unchanged documents come out byte for byte; com
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ def _transform(doc: Any) -> list[dict[str, Any]]:
 
 
 def _expected(text: str) -> list[Any]:
-    docs = list(yaml.safe_load_all(text))
+    # Through JSON: an alias (``*mounts``) becomes a copy of its own, as in Kubernetes' reader.
+    docs = [json.loads(json.dumps(doc)) for doc in yaml.safe_load_all(text)]
     for doc in docs:
         inject_document(doc, Settings())
     return docs
@@ -195,6 +197,34 @@ spec:
         name: app
         image: nginx
 """,
+    "aliased-lists": """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+spec:
+  template:
+    metadata:
+      annotations:
+        downward.io/inject: env,volume
+    spec:
+      containers:
+      - name: api
+        image: nginx
+        env: &env  # shared
+        - name: MODE
+          value: fast
+        volumeMounts: &mounts
+        - name: cache
+          mountPath: /cache  # the cache
+      - name: worker
+        image: nginx
+        env: *env
+        volumeMounts: *mounts
+      volumes:
+      - name: cache
+        emptyDir: {}
+""",
     "block-scalar-last": """\
 apiVersion: v1
 kind: Pod
@@ -247,6 +277,7 @@ def test_tricky_documents_come_out_right_with_their_comments(
         "multi-doc",
         "list-kind",
         "block-scalar-last",
+        "aliased-lists",
     ],
 )
 def test_block_style_documents_need_no_round_trip(
@@ -255,6 +286,63 @@ def test_block_style_documents_need_no_round_trip(
     text = TRICKY[name]
     out = _render(text, monkeypatch, splice_only=True)
     assert list(yaml.safe_load_all(out)) == _expected(text)
+
+
+def test_an_alias_shows_the_additions_of_its_anchor_once() -> None:
+    """Both containers share their lists through aliases and get the same additions: they go
+    into the anchor's text once, and the aliases stay."""
+    out = manifests.render(TRICKY["aliased-lists"], _transform)
+    assert "env: *env\n" in out and "volumeMounts: *mounts\n" in out
+    for container in yaml.safe_load(out)["spec"]["template"]["spec"]["containers"]:
+        paths = [m["mountPath"] for m in container["volumeMounts"]]
+        assert paths == ["/cache", "/etc/podinfo"]
+        names = [v["name"] for v in container["env"]]
+        assert len(names) == len(set(names)) and names[-1] == "MODE"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Only one container of two that share their lists is a target: the alias cannot
+        # show the additions of one and not of the other, so it is written out.
+        TRICKY["aliased-lists"].replace(
+            "downward.io/inject: env,volume",
+            "downward.io/inject: env,volume\n        downward.io/containers: api",
+        ),
+        # A merge key shares the lists of the mapping it merges.
+        """\
+apiVersion: v1
+kind: Pod
+metadata:
+  annotations:
+    downward.io/inject: env,volume
+spec:
+  containers:
+  - &base
+    name: api
+    image: nginx
+    env:
+    - {name: MODE, value: fast}
+  - <<: *base
+    name: worker
+""",
+    ],
+    ids=["one-target-of-two", "merge-key"],
+)
+def test_a_shared_list_never_gets_the_additions_of_another_container(text: str) -> None:
+    out = manifests.render(text, _transform)
+    assert list(yaml.safe_load_all(out)) == _expected(text)
+
+
+def test_aliases_that_expand_past_the_limit_are_refused_with_the_documents_line() -> None:
+    laughs = ["lol0: &l0 [a, a, a, a, a, a, a, a, a, a]"]
+    laughs += [f"lol{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]" for i in range(1, 8)]
+    text = "kind: ConfigMap\n---\n" + "\n".join(laughs) + "\n"
+    with pytest.raises(
+        manifests.BadYAML, match=r"^aliases expand to more than 1,000,000 values$"
+    ) as exc:
+        manifests.render(text, _transform)
+    assert (exc.value.line, exc.value.column) == (3, 1)
 
 
 def test_unchanged_documents_are_copied_byte_for_byte() -> None:
