@@ -228,12 +228,12 @@ certificate init container and the CronJob) hold a token, never the webhook serv
   args:
     - certs
     - ensure
-    - --namespace={{ .Release.Namespace }}
-    - --secret={{ include "downward-webhook.tlsSecretName" . }}
-    - --service={{ include "downward-webhook.fullname" . }}
-    - --webhook-config={{ include "downward-webhook.webhookConfigName" . }}
-    - --validity-days={{ .Values.certs.selfSigned.validityDays }}
-    - --renew-before-days={{ .Values.certs.selfSigned.renewBeforeDays }}
+    - {{ printf "--namespace=%s" .Release.Namespace | quote }}
+    - {{ printf "--secret=%s" (include "downward-webhook.tlsSecretName" .) | quote }}
+    - {{ printf "--service=%s" (include "downward-webhook.fullname" .) | quote }}
+    - {{ printf "--webhook-config=%s" (include "downward-webhook.webhookConfigName" .) | quote }}
+    - {{ printf "--validity-days=%d" (int64 .Values.certs.selfSigned.validityDays) | quote }}
+    - {{ printf "--renew-before-days=%d" (int64 .Values.certs.selfSigned.renewBeforeDays) | quote }}
     {{- if .Values.certs.selfSigned.dropOldCAs }}
     - --drop-old-cas
     {{- end }}
