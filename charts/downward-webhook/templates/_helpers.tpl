@@ -103,6 +103,26 @@ priorityClass.create, else "" (the cluster default).
 {{- end -}}
 
 {{/*
+caBundle of mode provided, in base64 as the API server takes it. certs.provided.caBundle is a
+PEM or its base64. Text holding "-----BEGIN" anywhere is PEM and is encoded whole: the API
+server reads the bundle with Go's PEM decoder, which skips text around the blocks (a "# corp
+root CA" line). Anything else is base64, which `base64` wraps at 76 columns: every white space
+is removed, and it must decode to a PEM. Neither fails with one line.
+*/}}
+{{- define "downward-webhook.providedCABundle" -}}
+{{- $ca := toString .Values.certs.provided.caBundle | trim -}}
+{{- if contains "-----BEGIN" $ca -}}
+{{- b64enc $ca -}}
+{{- else -}}
+{{- $encoded := nospace $ca -}}
+{{- if not (and (regexMatch "^[A-Za-z0-9+/]+={0,2}$" $encoded) (contains "-----BEGIN" (b64dec $encoded))) -}}
+{{- fail "certs.provided.caBundle is neither a PEM certificate (-----BEGIN CERTIFICATE-----) nor the base64 of one" -}}
+{{- end -}}
+{{- $encoded -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 "true" when the webhook entries carry matchConditions, else "".
 AdmissionWebhookMatchConditions: alpha (off) in 1.27, beta (on by default) in 1.28, GA in 1.30.
 On a cluster without it the API server would silently drop the field, turning failurePolicy
@@ -255,5 +275,6 @@ certificate init container and the CronJob) hold a token, never the webhook serv
 {{- if eq .Values.certs.mode "provided" -}}
 {{- $_ := required "certs.provided.secretName is required when certs.mode is provided" .Values.certs.provided.secretName -}}
 {{- $_ := required "certs.provided.caBundle is required when certs.mode is provided" .Values.certs.provided.caBundle -}}
+{{- $_ := include "downward-webhook.providedCABundle" . -}}
 {{- end -}}
 {{- end -}}
