@@ -212,7 +212,7 @@ def test_no_policy_before_kubernetes_1_30(chart: Renderer, version: str) -> None
 
 @pytest.mark.parametrize(
     ("value", "version", "rendered"),
-    [("false", "1.35.0", False), ("true", "1.29.0", True), ("auto", "1.30.0-gke.1", True)],
+    [("false", "1.35.0", False), ("true", "1.30.0", True), ("auto", "1.30.0-gke.1", True)],
 )
 def test_guarantee_enabled_overrides_the_version_check(
     chart: Renderer, value: str, version: str, rendered: bool

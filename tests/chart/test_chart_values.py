@@ -142,3 +142,38 @@ def test_template_refuses_provided_mode_without_values(helm: str) -> None:
     result = helm_run(helm, *args)
     assert result.returncode != 0
     assert "certs.provided.secretName is required" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "since", "feature"),
+    [
+        ("webhook.matchConditions", "1.28", "AdmissionWebhookMatchConditions on by default"),
+        ("ambassador.nativeSidecar", "1.29", "SidecarContainers on by default"),
+        ("guarantee.enabled", "1.30", "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
+    ],
+)
+def test_a_feature_forced_on_for_a_cluster_without_it_fails_with_one_line(
+    helm: str, value: str, since: str, feature: str
+) -> None:
+    """true below the version where auto turns it on would render silently broken manifests."""
+    major, minor = since.split(".")
+    older = f"{major}.{int(minor) - 1}.9"
+    result = helm_run(helm, *template_args(kube_version=older, sets=(f"{value}=true",)))
+    assert result.returncode != 0
+    message = (
+        f"{value}=true needs Kubernetes {since} or later ({feature}), "
+        f"but this render is for v{older}: set it to auto or false"
+    )
+    assert result.stderr.splitlines()[0].endswith(message), result.stderr
+    for version in (f"{since}.0", f"{since}.0-gke.100"):
+        assert (
+            helm_run(helm, *template_args(kube_version=version, sets=(f"{value}=true",))).returncode
+            == 0
+        )
+    for setting in ("auto", "false"):
+        assert (
+            helm_run(
+                helm, *template_args(kube_version=older, sets=(f"{value}={setting}",))
+            ).returncode
+            == 0
+        )

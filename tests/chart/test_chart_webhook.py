@@ -119,7 +119,7 @@ def test_match_conditions_value_overrides_the_kube_version(chart: Renderer) -> N
     off = webhooks(chart.docs(kube_version="1.35", sets=("webhook.matchConditions=false",)))
     assert "matchConditions" not in off["inject.downward.io"]
     assert off["inject.downward.io"]["failurePolicy"] == "Ignore"
-    on = webhooks(chart.docs(kube_version="1.27", sets=("webhook.matchConditions=true",)))
+    on = webhooks(chart.docs(kube_version="1.28", sets=("webhook.matchConditions=true",)))
     assert on["inject.downward.io"]["failurePolicy"] == "Fail"
     assert on["inject.downward.io"]["matchConditions"]
 
@@ -438,7 +438,7 @@ def test_native_sidecar_flag_follows_the_kube_version(
 
 @pytest.mark.parametrize(
     ("kube_version", "value", "flag"),
-    [("1.27", "true", "--native-sidecar"), ("1.35", "false", "--no-native-sidecar")],
+    [("1.29", "true", "--native-sidecar"), ("1.35", "false", "--no-native-sidecar")],
 )
 def test_native_sidecar_value_overrides_the_kube_version(
     chart: Renderer, kube_version: str, value: str, flag: str

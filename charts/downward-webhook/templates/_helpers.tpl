@@ -267,8 +267,23 @@ certificate init container and the CronJob) hold a token, never the webhook serv
       mountPath: /tmp
 {{- end -}}
 
-{{/* Checks of value combinations the schema cannot express; renders nothing. */}}
+{{/*
+Checks of value combinations the schema cannot express; renders nothing.
+A feature forced on (true, not auto) for a cluster that lacks it would render manifests the API
+server drops silently (matchConditions: failurePolicy Fail for every pod), misinjects
+(restartPolicy Always init containers: the ambassador never starts before 1.29) or refuses
+(ValidatingAdmissionPolicy v1), so the render fails instead. Same versions as the auto checks.
+*/}}
 {{- define "downward-webhook.validate" -}}
+{{- $kube := .Capabilities.KubeVersion.Version -}}
+{{- range list (list "webhook.matchConditions" .Values.webhook.matchConditions "1.28" "AdmissionWebhookMatchConditions on by default")
+  (list "ambassador.nativeSidecar" .Values.ambassador.nativeSidecar "1.29" "SidecarContainers on by default")
+  (list "guarantee.enabled" .Values.guarantee.enabled "1.30" "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy") -}}
+{{- $name := index . 0 -}}{{- $since := index . 2 -}}
+{{- if and (eq (toString (index . 1)) "true") (not (semverCompare (printf ">=%s-0" $since) $kube)) -}}
+{{- fail (printf "%s=true needs Kubernetes %s or later (%s), but this render is for %s: set it to auto or false" $name $since (index . 3) $kube) -}}
+{{- end -}}
+{{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- fail "autoscaling.minReplicas must not be above autoscaling.maxReplicas" -}}
 {{- end -}}
