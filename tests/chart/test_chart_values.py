@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -177,3 +178,51 @@ def test_a_feature_forced_on_for_a_cluster_without_it_fails_with_one_line(
             ).returncode
             == 0
         )
+
+
+@pytest.mark.parametrize(("validity", "renew_before"), [(10, 30), (30, 30)])
+def test_a_renewal_window_not_shorter_than_the_validity_fails_as_certs_ensure_would(
+    helm: str, validity: int, renew_before: int
+) -> None:
+    """Rendered, the init container would fail with this sentence: the render fails with it."""
+    from webhook.certs.ensure import EnsureTarget
+
+    sets = (
+        f"certs.selfSigned.validityDays={validity}",
+        f"certs.selfSigned.renewBeforeDays={renew_before}",
+    )
+    with pytest.raises(ValueError, match=r"^renew-before") as ensure_error:
+        EnsureTarget("ns", "s", "svc", "wh", validity, timedelta(days=renew_before))
+    result = helm_run(helm, *template_args(sets=sets))
+    assert result.returncode != 0
+    first = result.stderr.splitlines()[0]
+    assert first.endswith(f"certs.selfSigned: {ensure_error.value}"), first
+    other_mode = helm_run(helm, *template_args(sets=(*sets, "certs.mode=cert-manager")))
+    assert other_mode.returncode == 0, "only self-signed mode uses these values"
+
+
+@pytest.mark.parametrize(
+    ("duration", "renew_before", "fails"),
+    [
+        ("2160h", "360h", False),
+        ("90m", "1.5h", True),
+        ("1h", "3600000ms", True),
+        ("1h", "3599999ms", False),
+        ("1h30m1s", "5400s", False),
+        ("24h", "48h", True),
+    ],
+)
+def test_cert_manager_renew_before_must_be_shorter_than_the_duration(
+    helm: str, duration: str, renew_before: str, fails: bool
+) -> None:
+    """cert-manager refuses such a Certificate, and the server pods wait for its Secret."""
+    sets = (
+        "certs.mode=cert-manager",
+        f"certs.certManager.duration={duration}",
+        f"certs.certManager.renewBefore={renew_before}",
+    )
+    result = helm_run(helm, *template_args(sets=sets))
+    assert (result.returncode != 0) is fails, result.stderr
+    if fails:
+        message = f"certs.certManager: renewBefore ({renew_before}) must be shorter than the "
+        assert result.stderr.splitlines()[0].endswith(f"{message}duration ({duration})")

@@ -268,6 +268,20 @@ certificate init container and the CronJob) hold a token, never the webhook serv
 {{- end -}}
 
 {{/*
+Seconds of a Go duration as the schema admits it ("2160h", "1h30m", "90s", "1.5h", "500ms"),
+for comparing two durations.
+*/}}
+{{- define "downward-webhook.durationSeconds" -}}
+{{- $seconds := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 "us" 0.000001 "ns" 0.000000001 -}}
+{{- $total := 0.0 -}}
+{{- range regexFindAll "[0-9]+([.][0-9]+)?(ms|us|ns|h|m|s)" (toString .) -1 -}}
+{{- $unit := regexFind "(ms|us|ns|h|m|s)$" . -}}
+{{- $total = addf $total (mulf (trimSuffix $unit . | float64) (get $seconds $unit)) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
+{{/*
 Checks of value combinations the schema cannot express; renders nothing.
 A feature forced on (true, not auto) for a cluster that lacks it would render manifests the API
 server drops silently (matchConditions: failurePolicy Fail for every pod), misinjects
@@ -286,6 +300,18 @@ server drops silently (matchConditions: failurePolicy Fail for every pod), misin
 {{- end -}}
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicas) (int .Values.autoscaling.maxReplicas)) -}}
 {{- fail "autoscaling.minReplicas must not be above autoscaling.maxReplicas" -}}
+{{- end -}}
+{{- with .Values.certs.selfSigned -}}
+{{- if and (eq $.Values.certs.mode "self-signed") (ge (int64 .renewBeforeDays) (int64 .validityDays)) -}}
+{{- /* The sentence of `certs ensure`, which would otherwise fail in the init container. */ -}}
+{{- fail (printf "certs.selfSigned: renew-before (%d days) must be shorter than the validity (%d days)" (int64 .renewBeforeDays) (int64 .validityDays)) -}}
+{{- end -}}
+{{- end -}}
+{{- with .Values.certs.certManager -}}
+{{- if and (eq $.Values.certs.mode "cert-manager") (ge (include "downward-webhook.durationSeconds" .renewBefore | float64) (include "downward-webhook.durationSeconds" .duration | float64)) -}}
+{{- /* cert-manager's webhook refuses such a Certificate, and the server pods wait for its Secret. */ -}}
+{{- fail (printf "certs.certManager: renewBefore (%s) must be shorter than the duration (%s)" .renewBefore .duration) -}}
+{{- end -}}
 {{- end -}}
 {{- if eq .Values.certs.mode "provided" -}}
 {{- $_ := required "certs.provided.secretName is required when certs.mode is provided" .Values.certs.provided.secretName -}}
