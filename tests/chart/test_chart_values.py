@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from tests.chart.rendering import CHART, helm_run, template_args
+from tests.chart.rendering import CHART, Renderer, helm_run, server_args, template_args
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 VALUES_TEXT = (CHART / "values.yaml").read_text()
@@ -118,6 +119,14 @@ def test_every_value_has_a_comment_starting_with_its_name() -> None:
         (("securityContext.fsGroup=0",), "the root group for the mounted files"),
         (("securityContext.runAsUser=-1",), "a negative UID"),
         (("ambassador.runAsUser=2147483648",), "a UID above Kubernetes' int32 range"),
+        (("podDisruptionBudget.maxUnavailable=150%",), "a percentage above 100%"),
+        (("podDisruptionBudget.maxUnavailable=-1",), "a negative number of pods"),
+        (("podDisruptionBudget.maxUnavailable=one",), "neither a number nor a percentage"),
+        (("namespaceDefaults.inject=NONE",), "an opt-out word as the default modes"),
+        (("audit.schedule=every monday",), "a schedule that is not cron"),
+        (("audit.schedule=17 3 * *",), "a cron schedule of four fields"),
+        (("certs.selfSigned.renewSchedule=17 3 * * 1 2025",), "a cron schedule of six fields"),
+        (("certs.selfSigned.renewSchedule=@often",), "an unknown cron macro"),
         (("resources.limits.memory=lots",), "a malformed quantity"),
         (("image.digest=latest",), "a digest that is not sha256"),
         (("imagePullSecrets[0].name=x",), "an object where a Secret name belongs"),
@@ -135,6 +144,39 @@ def test_schema_rejects(helm: str, sets: tuple[str, ...], why: str) -> None:
     result = helm_run(helm, *template_args(sets=sets))
     assert result.returncode != 0, f"accepted {why}: {sets}"
     assert "schema" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ("podDisruptionBudget.maxUnavailable=0",),
+        ("podDisruptionBudget.maxUnavailable=0%",),
+        ("podDisruptionBudget.maxUnavailable=100%",),
+        ("podDisruptionBudget.maxUnavailable=25%",),
+        ("namespaceDefaults.inject=ENV\\,Volume", "tests.inject=All"),
+        ("audit.enabled=true", "audit.schedule=*/15 * * * *"),
+        ("audit.enabled=true", "audit.schedule=0 4 * * MON-FRI"),
+        ("certs.selfSigned.renewSchedule=@weekly",),
+        ("certs.selfSigned.renewSchedule=@every 168h",),
+    ],
+    ids=lambda sets: " ".join(sets),
+)
+def test_schema_accepts_and_the_render_validates(chart: Renderer, sets: tuple[str, ...]) -> None:
+    for doc in chart.docs(kube_version="1.35", sets=sets):
+        if doc["kind"] in {"PodDisruptionBudget", "Deployment", "CronJob", "Pod"}:
+            kubernetes_validate.validate(doc, "1.35", strict=True)
+
+
+def test_modes_in_any_letter_case_reach_the_server_which_accepts_them(chart: Renderer) -> None:
+    """The server lower-cases mode keywords (SPEC: keywords are case-insensitive)."""
+    from webhook import cli, flags
+
+    docs = chart.docs(kube_version="1.35", sets=("namespaceDefaults.inject=ENV\\, Volume",))
+    args = server_args(docs)
+    assert "--namespace-default-inject=ENV, Volume" in args
+    parsed = cli._parser().parse_args(args)  # the flag's parser refuses unknown modes
+    flags.resolve(parsed, {})
+    assert parsed.namespace_default_inject == "ENV, Volume"
 
 
 def test_template_refuses_provided_mode_without_values(helm: str) -> None:
