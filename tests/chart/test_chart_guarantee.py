@@ -12,6 +12,9 @@ still needed for type checking; docs/guarantee.md shows how to see it on a clust
 
 from __future__ import annotations
 
+import copy
+import json
+import re
 from typing import Any
 
 import celpy  # type: ignore[import-untyped]
@@ -19,7 +22,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 from celpy import celtypes
 
-from tests.chart.rendering import NAMESPACE, Doc, Renderer, kinds, one
+from tests.chart.rendering import NAMESPACE, ROOT, Doc, Renderer, kinds, one
 from webhook.core.parsers import parse_modes
 from webhook.core.reasons import Finding
 
@@ -242,3 +245,40 @@ def test_denial_message_says_what_happened_and_what_to_check(chart: Renderer) ->
     assert f"kubectl -n {NAMESPACE} get endpointslices" in message
     assert "namespaceSelector and objectSelector" in message
     assert "\n" not in message
+
+
+def _json_patches(markdown: str) -> list[list[Doc]]:
+    """The JSON patches of the `kubectl patch mutatingwebhookconfiguration` commands."""
+    commands = re.findall(
+        r"kubectl patch mutatingwebhookconfiguration \S+ --type=json \\\n\s+-p '([^']*)'",
+        markdown,
+    )
+    return [json.loads(command) for command in commands]
+
+
+def _apply(doc: Doc, patch: list[Doc]) -> Doc:
+    """RFC 6902 `replace`, the only operation the procedure uses."""
+    result = copy.deepcopy(doc)
+    for operation in patch:
+        assert operation["op"] == "replace", operation
+        *parents, last = operation["path"].lstrip("/").split("/")
+        node: Any = result
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        key: Any = int(last) if isinstance(node, list) else last
+        assert key in node if isinstance(node, dict) else key < len(node), operation
+        node[key] = operation["value"]
+    return result
+
+
+def test_the_guarantee_demo_breaks_the_webhook_and_restores_it_exactly(chart: Renderer) -> None:
+    """docs/guarantee.md step 3 undoes step 2, without a stale copy that `replace` refuses."""
+    markdown = (ROOT / "docs" / "guarantee.md").read_text()
+    config = one(chart.docs(kube_version="1.35.0"), "MutatingWebhookConfiguration")
+    broken, restored = _json_patches(markdown)
+
+    after_step_2 = _apply(config, broken)
+    assert after_step_2["webhooks"][0]["rules"][0]["resources"] != ["pods"]
+    assert _apply(after_step_2, restored) == config
+    commands = "".join(re.findall(r"```sh\n(.*?)```", markdown, re.S))
+    assert "kubectl replace" not in commands and "> /tmp/" not in commands
