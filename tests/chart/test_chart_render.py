@@ -228,3 +228,16 @@ def test_notes_tell_how_to_delete_the_self_signed_secret(helm: str) -> None:
     notes = result.stdout.split("NOTES:", 1)[1]
     assert f"kubectl -n {NAMESPACE} delete secret dw-downward-webhook-tls" in notes
     assert "downward.io/inject" in notes
+
+
+def test_notes_without_native_sidecars_say_pods_meant_to_end_get_no_ambassador(helm: str) -> None:
+    """The server skips the ambassador where restartPolicy is not Always (a reason code)."""
+    from webhook.core.reasons import Reason
+
+    args = ["install", "dw", str(CHART), "--namespace", NAMESPACE, "--dry-run=client"]
+    result = helm_run(helm, *args, "--set", "ambassador.nativeSidecar=false")
+    assert result.returncode == 0, result.stderr
+    notes = " ".join(result.stdout.split("NOTES:", 1)[1].split())
+    assert "Pods whose restartPolicy is not Always (Jobs, CronJobs) get no ambassador" in notes
+    assert f"with the warning {Reason.AMBASSADOR_NOT_ALWAYS.code}" in notes
+    assert "keeps Jobs running" not in notes
