@@ -268,3 +268,17 @@ def test_cert_manager_renew_before_must_be_shorter_than_the_duration(
     if fails:
         message = f"certs.certManager: renewBefore ({renew_before}) must be shorter than the "
         assert result.stderr.splitlines()[0].endswith(f"{message}duration ({duration})")
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/chart.md", "docs/guarantee.md"])
+def test_every_chart_value_the_docs_name_is_in_values_yaml(page: str) -> None:
+    """`chart value `server.strict: true`` and the like name a real key (with its value)."""
+    text = (CHART.parents[1] / page).read_text()
+    named = re.findall(r"chart values? `([\w.]+)(?::\s*([^`]+))?`", " ".join(text.split()))
+    for key, value in named:
+        node: Any = VALUES
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"{page}: no chart value {key}"
+            node = node[part]
+        if value:
+            assert type(yaml.safe_load(value)) is type(node), f"{page}: {key}: {value}"
