@@ -28,6 +28,7 @@ from tests.support.reviews import admission_review
 from tests.support.server import free_port, generate_certs
 from webhook.core.admission import Settings
 from webhook.server.app import ServerOptions
+from webhook.server.protocol import MAX_HEAD_BYTES
 from webhook.server.run import ServeConfig, build_server
 
 BODY = json.dumps(admission_review(minimal_pod("env,volume"))).encode()
@@ -139,3 +140,62 @@ def test_an_idle_keep_alive_connection_outlives_the_head_deadline(certs: Path) -
         return [first, second]
 
     assert _with_server(certs, scenario) == [b"HTTP/1.1 200 OK"] * 2
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    """The whole answer, until the server closes the connection."""
+    chunks = []
+    try:
+        while chunk := await asyncio.wait_for(reader.read(65536), 10):
+            chunks.append(chunk)
+    except (ConnectionError, ssl.SSLError):
+        pass
+    return b"".join(chunks)
+
+
+def _with_header(size: int) -> bytes:
+    """``REQUEST`` with one more header of ``size`` bytes, and ``Connection: close``."""
+    head, body = REQUEST.split(b"\r\n\r\n", 1)
+    return head + b"\r\nX-Filler: " + b"a" * size + b"\r\nConnection: close\r\n\r\n" + body
+
+
+# Over one read (uvloop reads at most 256 KiB): the head is still unfinished when a read ends.
+@pytest.mark.parametrize("size", [512 * 1024, 1024 * 1024, 8 * 1024 * 1024])
+def test_a_request_head_over_the_size_limit_gets_431_and_the_connection_closes(
+    certs: Path, size: int
+) -> None:
+    async def scenario(connect: Callable[[], Awaitable[Streams]]) -> tuple[bytes, bytes]:
+        reader, writer = await connect()
+        writer.write(_with_header(size))
+        refused = await _answer(reader)
+        writer.close()
+        reader, writer = await connect()  # the server serves the next connection
+        served = await _review(reader, writer)
+        writer.close()
+        return refused, served
+
+    refused, next_one = _with_server(certs, scenario)
+    assert refused.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert refused.endswith(b"request head over %d bytes\n" % MAX_HEAD_BYTES)
+    assert next_one == b"HTTP/1.1 200 OK"
+
+
+def test_a_head_under_the_size_limit_and_a_large_body_are_served(certs: Path) -> None:
+    """The limit counts the head only: a body of megabytes after it is no head."""
+    pod = minimal_pod("env,volume")
+    pod["metadata"]["annotations"]["filler"] = "x" * (2 * 1024 * 1024)
+    body = json.dumps(admission_review(pod)).encode()
+    big = (
+        b"POST /mutate HTTP/1.1\r\nHost: webhook\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nX-Filler: %b\r\nConnection: close\r\n\r\n%b"
+        % (len(body), b"a" * (MAX_HEAD_BYTES - 1024), body)
+    )
+
+    async def scenario(connect: Callable[[], Awaitable[Streams]]) -> bytes:
+        reader, writer = await connect()
+        writer.write(big)
+        answer = await _answer(reader)
+        writer.close()
+        return answer
+
+    assert _with_server(certs, scenario).startswith(b"HTTP/1.1 200 OK\r\n")

@@ -359,6 +359,18 @@ def test_get_on_mutate_gets_405(client: httpx.Client) -> None:
             _count("wrong method")
 
 
+@pytest.mark.parametrize("second", ["application/json", "text/plain"])
+def test_two_content_type_headers_get_400(server: RunningServer, second: str) -> None:
+    """Which one did the sender mean? Not the last one by chance (it was: text/plain, then
+    application/json, was answered)."""
+    body = json.dumps(REVIEW).encode()
+    for first in ("text/plain", "application/json"):
+        extra = f"Content-Type: {second}\r\n"
+        head = _head(len(body), extra).replace(b"application/json", first.encode(), 1)
+        assert _raw(server, head + body) == [400]
+    _count("two content types", 2)
+
+
 # --- lying headers, slow and vanishing clients ----------------------------------------------------
 
 

@@ -39,6 +39,7 @@ def test_uvicorn_is_the_pinned_minor_version() -> None:
     [
         ("connection_made", ["self", "transport"]),
         ("connection_lost", ["self", "exc"]),
+        ("data_received", ["self", "data"]),
         ("on_message_begin", ["self"]),
         ("on_headers_complete", ["self"]),
         ("_unset_keepalive_if_required", ["self"]),

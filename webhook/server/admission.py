@@ -82,6 +82,8 @@ def _checked_length(scope: Scope) -> int | None:
             except ValueError:
                 raise HttpError(400, "invalid Content-Length header") from None
         elif name == b"content-type":
+            if content_type is not None:  # which one would the sender mean?
+                raise HttpError(400, "more than one Content-Type header")
             content_type = value
     if content_type is None:
         raise HttpError(415, "Content-Type missing: an AdmissionReview is application/json")
