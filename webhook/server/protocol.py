@@ -1,4 +1,4 @@
-"""The HTTP protocol under the app: uvicorn's httptools protocol, with two holes closed.
+"""The HTTP protocol under the app: uvicorn's httptools protocol, with three holes closed.
 
 * **Reset connections are released at once.** uvicorn cancels a connection's keep-alive
   timer only when the connection closes cleanly. After a reset (a client that aborts, a
@@ -17,7 +17,9 @@
   still unfinished after ``MAX_HEAD_BYTES`` (looked at as each read ends) gets 431 and the
   connection is closed.
 
-A connection stops waiting on every path out of it (``connection_lost`` included).
+A connection stops waiting on every path out of it (``connection_lost`` included). New
+connections are counted, so that the C heap they leave is given back after a burst
+(``memory.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from webhook.server.deadlines import Deadlines
+from webhook.server.memory import HeapTrim, malloc_trim
 
 __all__ = ["HttpProtocol", "protocol_class"]
 
@@ -49,6 +52,8 @@ class HttpProtocol(HttpToolsProtocol):
     #: Connections waiting for a request head; an overdue one is closed. Set per server by
     #: ``protocol_class``.
     heads: Deadlines[HttpProtocol]
+    #: New connections, for giving the heap back after a burst of them (``memory.py``).
+    heap: HeapTrim
     #: Bytes of the head being read, as of the end of the last read; None once its headers
     #: are complete (a body is not a head).
     head_bytes: int | None = 0
@@ -56,6 +61,7 @@ class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.heads.start(self, self.loop)  # the first request must begin, and end its head
+        self.heap.connection_made(self.loop)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -89,8 +95,8 @@ class HttpProtocol(HttpToolsProtocol):
 
 
 def protocol_class(head_timeout: float) -> type[HttpProtocol]:
-    """``HttpProtocol`` with its own head deadlines (uvicorn makes one instance per
-    connection; each server gets its own class)."""
+    """``HttpProtocol`` with its own head deadlines and heap trimming (uvicorn makes one
+    instance per connection; each server gets its own class)."""
     heads: Deadlines[HttpProtocol] = Deadlines(head_timeout, HttpProtocol.close_for_no_head)
-    attributes: dict[str, Any] = {"heads": heads}
+    attributes: dict[str, Any] = {"heads": heads, "heap": HeapTrim(malloc_trim())}
     return type("HttpProtocol", (HttpProtocol,), attributes)
