@@ -23,7 +23,7 @@ from webhook.core import ambassador as amb
 from webhook.core.annotations import Options
 from webhook.core.envvars import EnvBlock, api_url_var, env_block
 from webhook.core.keys import AMBASSADOR, ENV
-from webhook.core.volume import build_mount, build_volume, resource_items
+from webhook.core.volume import FOLDER_LIMITS, build_mount, build_volume, resource_items
 from webhook.types import JSONObject
 
 __all__ = [
@@ -135,6 +135,9 @@ class AmbassadorPieces(NamedTuple):
     #: A native sidecar (``restartPolicy: Always``): it goes to ``initContainers``.
     native: bool
     volumes: tuple[bytes, ...]
+    #: The limits of ``volume.FOLDER_LIMITS`` that its resources (the chart's) leave out,
+    #: which its folder in the downward volume reads: none while the chart sets both.
+    lacks: tuple[str, ...] = ()
 
 
 def _ambassador(
@@ -147,10 +150,12 @@ def _ambassador(
         read_only=options.ambassador_read_only,
         own_token=own_token,
     )
+    limits = settings.resources.get("limits") or {}
     return AmbassadorPieces(
         _encode(container),
         container.get("restartPolicy") == "Always",
         tuple(_encode(v) for v in amb.build_volumes(own_token)),
+        tuple([kind for kind in FOLDER_LIMITS if kind not in limits]),
     )
 
 

@@ -16,12 +16,12 @@ import msgspec
 from webhook.core import ambassador as amb
 from webhook.core.containers import Target, plan_env, plan_mount, targets_of
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
-from webhook.core.model import Pod, PodSpec
+from webhook.core.model import Container, Pod, PodSpec
 from webhook.core.notices import env_conflicts, missing_limits, mount_conflicts, no_limit
 from webhook.core.pieces import AmbassadorPieces, Kit, Template
 from webhook.core.placement import ambassador_for
 from webhook.core.reasons import Finding, Reason
-from webhook.core.volume import VOLUME_NAME
+from webhook.core.volume import FOLDER_LIMITS, VOLUME_NAME
 from webhook.types import JSONObject
 
 __all__ = ["NOTHING", "ContainerPlan", "Plan", "plan_injection", "status_plan"]
@@ -53,17 +53,25 @@ class Plan(msgspec.Struct, frozen=True, gc=False):
     findings: tuple[Finding, ...] = ()
 
 
+def _folder_owners(spec: PodSpec, targets: list[Target]) -> list[Container]:
+    """The containers with a ``containers/<name>/`` folder in the volume, the ambassador
+    aside: every container in ``spec.containers`` (targets or not), then every init container
+    named in ``downward.io/containers`` (the targets among them)."""
+    owners = [c for c in spec.containers if c.name != amb.CONTAINER_NAME]
+    owners += [t.container for t in targets if t.init]
+    return owners
+
+
 def _volume(
     spec: PodSpec,
     kit: Kit,
-    targets: list[Target],
+    owners: list[Container],
     with_ambassador: bool,
     prior: frozenset[str],
     findings: list[Finding],
 ) -> tuple[bool, bytes | None]:
     """(is the volume ours after this review, the volume to add if any, as JSON)."""
-    folders = [c.name for c in spec.containers if c.name != amb.CONTAINER_NAME]
-    folders += [t.container.name for t in targets if t.init]
+    folders = [c.name for c in owners]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
     for existing in spec.volumes or ():
@@ -79,6 +87,34 @@ def _volume(
         return True, None
     findings.append(Finding.of(Reason.VOLUME_CONFLICT, name=VOLUME_NAME))
     return False, None
+
+
+def _folder_limits(
+    spec: PodSpec,
+    owners: list[Container],
+    ambassador: AmbassadorPieces | None,
+    with_ambassador: bool,
+    missing: dict[str, list[str]],
+) -> None:
+    """Add to ``missing`` the limits that the volume's folders read and their containers lack:
+    each owner's, and the ambassador's (the chart's resources, or those of the one the pod
+    has already)."""
+    for container in owners:
+        kinds = missing_limits(container, FOLDER_LIMITS)
+        if kinds:
+            missing.setdefault(container.name, []).extend(kinds)
+    if not with_ambassador:
+        return
+    if ambassador is not None:
+        kinds = ambassador.lacks
+    else:
+        present = (*spec.containers, *(spec.initContainers or ()))
+        kinds = next(
+            (missing_limits(c, FOLDER_LIMITS) for c in present if c.name == amb.CONTAINER_NAME),
+            (),
+        )
+    if kinds:
+        missing.setdefault(amb.CONTAINER_NAME, []).extend(kinds)
 
 
 _NO_PRIOR: frozenset[str] = frozenset({""})
@@ -122,8 +158,10 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
 
     volumes: list[bytes] = []
     with_volume = False
+    owners: list[Container] = []
     if wants_volume and targets:
-        with_volume, volume = _volume(spec, kit, targets, with_ambassador, prior, findings)
+        owners = _folder_owners(spec, targets)
+        with_volume, volume = _volume(spec, kit, owners, with_ambassador, prior, findings)
         if volume is not None:
             volumes.append(volume)
 
@@ -161,12 +199,8 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
         applied.add(ENV)
     if with_volume and mounted:
         applied.add(VOLUME)
-    if volumes:
-        for container in spec.containers:
-            if container.name != amb.CONTAINER_NAME:
-                kinds = missing_limits(container, ("cpu", "memory"))
-                if kinds:
-                    missing.setdefault(container.name, []).extend(kinds)
+    if volumes:  # the volume is added: every folder's limit files are read
+        _folder_limits(spec, owners, ambassador, with_ambassador, missing)
     if missing:
         findings.extend(no_limit(missing, spec))
 

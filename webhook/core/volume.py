@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from webhook.core.divisors import Divisor
 from webhook.types import JSONObject
 
-__all__ = ["VOLUME_NAME", "build_mount", "build_volume", "resource_items"]
+__all__ = ["FOLDER_LIMITS", "VOLUME_NAME", "build_mount", "build_volume", "resource_items"]
 
 VOLUME_NAME = "downward-podinfo"
 
@@ -31,6 +31,9 @@ _RESOURCE_FILES = (
     ("memory_request", "requests.memory"),
     ("memory_limit", "limits.memory"),
 )
+#: The limits a container's folder reads (``cpu_limit``, ``memory_limit``): where the
+#: container has none, the file holds the node's allocatable amount.
+FOLDER_LIMITS = ("cpu", "memory")
 
 
 def resource_items(container: str, cpu: Divisor, memory: Divisor) -> tuple[JSONObject, ...]:

@@ -110,6 +110,7 @@ def test_the_ambassador_pieces_are_build_container_and_build_volumes(
     assert json.loads(pieces.container) == container
     assert pieces.native is native
     assert [json.loads(v) for v in pieces.volumes] == amb.build_volumes(own_token)
+    assert pieces.lacks == ()  # the chart's resources have both limits its folder reads
     assert kit.command == tuple(amb.proxy_command(9001, True)) == tuple(container["command"])
 
 

@@ -169,6 +169,44 @@ def test_a_missing_limit_read_by_an_env_var_is_a_notice() -> None:
     assert "cpu, memory" in plan.findings[0].message
 
 
+def test_a_missing_limit_read_by_a_volume_file_names_every_folder_but_nothing_else() -> None:
+    bare = {"name": "x", "image": "nginx"}
+    pod = _pod(
+        _container("app"),
+        {**bare, "name": "idle"},  # not a target, yet it has a folder
+        initContainers=[{**bare, "name": "init"}, {**bare, "name": "unnamed"}],
+    )
+    plan = _plan(pod, VOLUME, containers=("app", "init"))
+    assert _reasons(plan) == [Reason.NO_LIMIT]
+    assert plan.findings[0].message.startswith(
+        'containers "idle", "init" have no cpu, memory limit;'
+    )
+
+
+@pytest.mark.parametrize(
+    ("limits", "lacking"),
+    [
+        ({"cpu": "100m", "memory": "64Mi"}, []),  # the chart's: the usual case
+        ({"memory": "64Mi"}, ['container "downward-ambassador" has no cpu limit']),
+    ],
+)
+def test_the_ambassadors_folder_reads_the_limits_its_settings_give(
+    limits: dict[str, str], lacking: list[str]
+) -> None:
+    settings = AmbassadorSettings(resources={"requests": {}, "limits": limits})
+    kit = Kit.of(Options(frozenset({VOLUME, AMBASSADOR})), settings)
+
+    def problems(pod: dict[str, Any]) -> list[str]:
+        return [f.problem for f in plan_injection(pod_from_object(pod), kit).findings]
+
+    assert problems(_pod()) == lacking
+    # The volume comes later, to a pod with our ambassador: the one there is read.
+    proxied = _apply(_pod(), _plan(_pod(), AMBASSADOR))
+    assert problems(proxied) == []
+    proxied["spec"]["initContainers"][0]["resources"] = {"limits": limits}
+    assert problems(proxied) == lacking
+
+
 # Modes and status.
 
 
