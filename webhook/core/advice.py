@@ -22,6 +22,7 @@ ADVICE: dict[Reason, str] = {
     _R.UNKNOWN_CONTAINER: "Name containers of this pod (init containers only when named).",
     _R.AMBASSADOR_NOT_TARGET: "Leave downward-ambassador out of downward.io/containers.",
     _R.UNKNOWN_FIELD: "Use a key of the env table in the README, label:KEY or annotation:KEY.",
+    _R.NO_FIELDS: "List env keys, or drop the annotation (or write default) for the default set.",
     _R.BAD_FIELD_KEY: "Give a valid label/annotation key (annotation keys lower-case).",
     _R.DUPLICATE_ENV_NAME: "Drop one of the two env-fields entries that make the same name.",
     _R.BAD_ENV_PREFIX: "Use letters, digits, `_`, `-`, `.`; not starting with a digit.",

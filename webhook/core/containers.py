@@ -85,16 +85,18 @@ def plan_env(
     mount: Mount,
     conflicts: dict[str, list[str]],
 ) -> tuple[EnvPieces | None, bool]:
-    """(the env vars to add, whether the container has one of ours after this review)."""
+    """(the env vars to add, whether the container has one of env mode's vars after this
+    review: ``block.field_names``, not the ambassador's ``KUBERNETES_API_URL``)."""
     name = target.container.name
     own = target.container.env
     if pieces is None:
         return None, False
+    fields = block.field_names
     if not own or block.names.isdisjoint(map(_name, own)):
-        return pieces, True  # nothing in common: add all (the usual case)
+        return pieces, bool(fields)  # nothing in common: add all (the usual case)
     existing = {v.name: v for v in own}
     add: list[JSONObject] = []
-    had = False
+    had = False  # one of env mode's vars, there already
     for var in block.env:
         have = existing.get(var["name"])
         if have is None:
@@ -102,10 +104,11 @@ def plan_env(
         elif _existing_source(have, name) == env_source(
             var.get("value"), var.get("valueFrom"), name
         ):
-            had = True
+            had = had or var["name"] in fields
         else:
             conflicts.setdefault(name, []).append(var["name"])
-    return (env_pieces(tuple(add), mount) if add else None), had or bool(add)
+    got = had or not fields.isdisjoint([var["name"] for var in add])
+    return (env_pieces(tuple(add), mount) if add else None), got
 
 
 def _at(mount_path: str, path: str) -> bool:

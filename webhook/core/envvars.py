@@ -128,6 +128,9 @@ class EnvBlock(NamedTuple):
     limits: tuple[str, ...]  # resource kinds whose *limit* an env var reads (cpu, memory)
     duplicates: tuple[tuple[str, str], ...]  # (field key, name) of vars dropped as repeats
     names: frozenset[str]
+    #: The names of env mode's vars (``downward.io/env-fields``): ``names`` less the
+    #: ambassador's ``KUBERNETES_API_URL``, which does not make env mode take effect.
+    field_names: frozenset[str] = frozenset()
 
 
 def env_block(
@@ -156,7 +159,7 @@ def env_block(
         )
     )
     names = frozenset(var["name"] for var in env)
-    return EnvBlock(tuple(env), limits, tuple(duplicates), names)
+    return EnvBlock(tuple(env), limits, tuple(duplicates), names, frozenset(seen))
 
 
 def env_source(value: object, value_from: object, container: str) -> tuple[object, ...]:

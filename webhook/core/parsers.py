@@ -107,8 +107,12 @@ def parse_env_prefix(value: str | None, findings: list[Finding]) -> str:
 def parse_env_fields(value: str | None, findings: list[Finding]) -> tuple[EnvField, ...]:
     if value is None:
         return DEFAULT_FIELDS
+    items = _items(value)
+    if not items:  # as a list of unknown fields: nothing is left, so env mode adds nothing
+        findings.append(Finding(Reason.NO_FIELDS))
+        return ()
     fields: dict[str, EnvField] = {}
-    for item in _items(value):
+    for item in items:
         for field in _env_field(item, findings):
             fields.setdefault(field.key, field)
     return tuple(fields.values())

@@ -88,6 +88,12 @@ class Reason(enum.Enum):
         "downward.io/env-fields: unknown field {value}",
         "skipped",
     )
+    NO_FIELDS = (
+        "no-fields",
+        _I,
+        "downward.io/env-fields: no field given",
+        "env mode adds no env vars",
+    )
     BAD_FIELD_KEY = (
         "bad-field-key",
         _I,

@@ -37,6 +37,7 @@ def test_defaults_match_the_spec() -> None:
         ("inject", "env,sidecar", Reason.UNKNOWN_MODE),
         ("inject", ",", Reason.NO_MODE),
         ("env-fields", "nodeIP", Reason.UNKNOWN_FIELD),
+        ("env-fields", " , ", Reason.NO_FIELDS),
         ("env-fields", "label:-bad", Reason.BAD_FIELD_KEY),
         ("env-fields", "annotation:a/b/c", Reason.BAD_FIELD_KEY),
         ("env-prefix", "9LIVES", Reason.BAD_ENV_PREFIX),

@@ -14,6 +14,7 @@ import pytest
 from webhook.core.ambassador import CONTAINER_NAME, AmbassadorSettings
 from webhook.core.annotations import Options
 from webhook.core.containers import Target, plan_env, plan_mount, targets_of
+from webhook.core.envvars import CATALOG
 from webhook.core.model import PodSpec
 from webhook.core.pieces import Kit
 from webhook.core.reasons import Finding, Reason
@@ -88,6 +89,26 @@ def test_an_equal_env_var_is_kept_a_different_one_is_a_conflict_the_rest_added()
 
 def test_no_env_fields_add_nothing() -> None:
     assert plan_env(_target(), KIT.env, KIT.env_pieces, KIT.mount, {}) == (None, False)
+
+
+def test_the_ambassadors_url_alone_does_not_make_env_mode_take_effect() -> None:
+    proxied = Kit.of(
+        Options(frozenset({"env", "ambassador"}), env_fields=(CATALOG["name"],)),
+        AmbassadorSettings(),
+    )
+    block, pieces = proxied.env_api, proxied.env_api_pieces
+    add, has = plan_env(_target(), KIT.env_api, KIT.env_api_pieces, KIT.mount, {})
+    assert add is None and not has  # no env-fields, no ambassador: nothing at all
+    assert plan_env(_target(), block, pieces, proxied.mount, {}) == (pieces, True)
+    taken = _target(env=[{"name": "POD_NAME", "value": "mine"}])
+    conflicts: dict[str, list[str]] = {}
+    add, has = plan_env(taken, block, pieces, proxied.mount, conflicts)
+    assert add is not None and [v["name"] for v in add.vars] == ["KUBERNETES_API_URL"]
+    assert not has and conflicts == {"app": ["POD_NAME"]}
+    ours = _target(
+        env=[{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    )
+    assert plan_env(ours, block, pieces, proxied.mount, {})[1]
 
 
 @pytest.mark.parametrize(

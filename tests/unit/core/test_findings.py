@@ -122,6 +122,38 @@ def test_env_that_every_container_already_sets_differently_is_not_reported_as_in
     assert reasons(decision) == [Reason.ENV_CONFLICT]
 
 
+def _annotated(annotations: dict[str, str], *containers: dict[str, Any]) -> Pod:
+    body = {"metadata": {"annotations": annotations}, "spec": {"containers": list(containers)}}
+    pod: Pod = pod_decoder.decode(msgspec.json.encode(body))
+    return pod
+
+
+def test_empty_env_fields_are_a_finding_and_env_is_not_reported_with_the_ambassador() -> None:
+    pod = _annotated(
+        {"downward.io/inject": "env,ambassador", "downward.io/env-fields": " "}, container("a")
+    )
+    decision = mutate(pod, Settings())
+    assert injected(decision) == "ambassador"  # its KUBERNETES_API_URL is not env mode
+    assert decision.modes == ("ambassador",)
+    assert decision.warnings == [
+        "downward.io/env-fields: no field given; env mode adds no env vars"
+    ]
+    denied = mutate(pod, Settings(strict=True))
+    assert denied.outcome == "denied"
+    assert denied.denial == "downward-webhook (strict mode): downward.io/env-fields: no field given"
+
+
+def test_env_is_not_reported_where_only_the_ambassadors_url_was_added() -> None:
+    own = {"name": "POD_NAME", "value": "mine"}
+    pod = _annotated(
+        {"downward.io/inject": "env,ambassador", "downward.io/env-fields": "name"},
+        container("a", env=[own]),
+    )
+    decision = mutate(pod, Settings())
+    assert injected(decision) == "ambassador"
+    assert reasons(decision) == [Reason.ENV_CONFLICT]
+
+
 # ---- the ambassador and what is already there -----------------------------------------------
 
 

@@ -99,6 +99,12 @@ def test_env_fields_keep_the_good_items_in_order_once_each() -> None:
     assert reasons == [Reason.UNKNOWN_FIELD]
 
 
+@pytest.mark.parametrize("text", ["", "  ", " , ,"])
+def test_env_fields_that_name_nothing_are_a_finding_and_no_fields(text: str) -> None:
+    # As a value whose every entry is unknown: nothing is left (not the default set).
+    assert _parse(parsers.parse_env_fields, text) == ((), [Reason.NO_FIELDS])
+
+
 def test_default_among_env_fields_adds_the_default_set() -> None:
     fields, reasons = _parse(parsers.parse_env_fields, "label:team, default")
     assert reasons == []
