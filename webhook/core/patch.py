@@ -103,6 +103,10 @@ def render(plan: Plan, warnings: str | None = None) -> JsonPatch:
     status = _status(plan, warnings)
     if status is not None:
         pieces.append(status)
+    if plan.late_folders is not None:  # before any volume is appended: its index holds
+        index, items = plan.late_folders
+        path = b"/spec/volumes/%d/downwardAPI/items/-" % index
+        pieces.append(b",".join([add_op(path, item) for item in items]))
     if plan.volumes:
         pieces.append(_create_or_append(b"/spec/volumes", plan.volumes, plan.has_volumes))
     pieces.extend([c.pointer.encode().join(c.template) for c in plan.containers])

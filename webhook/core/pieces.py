@@ -215,6 +215,14 @@ class Kit:
             ),
         )
 
+    def volume_items(self, names: list[str]) -> tuple[bytes, ...]:
+        """The items (JSON) of the ``containers/<name>/`` folders of ``names``: for a volume of
+        ours that lacks them (containers added after it was, a re-review)."""
+        cpu, memory = self.options.cpu_divisor, self.options.memory_divisor
+        return tuple(
+            [_encode(item) for name in names for item in resource_items(name, cpu, memory)]
+        )
+
     def volume_source(self, names: list[str]) -> object:
         """The ``downwardAPI`` source of the volume for ``names``, decoded (to compare it with
         a volume the pod has already: a re-review)."""

@@ -45,6 +45,9 @@ class Plan(msgspec.Struct, frozen=True, gc=False):
     containers: tuple[ContainerPlan, ...] = ()
     volumes: tuple[bytes, ...] = ()
     has_volumes: bool = False
+    #: Our volume's index in ``spec.volumes`` and the items (JSON) of the folders it lacks:
+    #: those of containers added after it was (a re-review), appended to its items.
+    late_folders: tuple[int, tuple[bytes, ...]] | None = None
     ambassador: AmbassadorPieces | None = None
     has_init_containers: bool = False
     injected: str | None = None
@@ -62,6 +65,11 @@ def _folder_owners(spec: PodSpec, targets: list[Target]) -> list[Container]:
     return owners
 
 
+#: Folders our volume lacks (containers added since it was made), to add: (its index in
+#: ``spec.volumes``, the folders' container names).
+_Late = tuple[int, list[str]]
+
+
 def _volume(
     spec: PodSpec,
     kit: Kit,
@@ -69,24 +77,50 @@ def _volume(
     with_ambassador: bool,
     prior: frozenset[str],
     findings: list[Finding],
-) -> tuple[bool, bytes | None]:
-    """(is the volume ours after this review, the volume to add if any, as JSON)."""
+) -> tuple[bool, bytes | None, _Late | None]:
+    """(is the volume ours after this review, the volume to add if any, as JSON, the folders
+    to add to ours if it lacks some)."""
     folders = [c.name for c in owners]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
-    for existing in spec.volumes or ():
+    volumes = spec.volumes or ()
+    for existing in volumes:
         if existing.name == VOLUME_NAME:
             break
     else:
-        return True, kit.volume.encode(folders)
+        return True, kit.volume.encode(folders), None
     # Only the downwardAPI source is compared: validation allows one source per volume.
-    same = bool(existing.downwardAPI) and (
-        msgspec.json.decode(existing.downwardAPI) == kit.volume_source(folders)
-    )
-    if same or VOLUME in prior:
-        return True, None
+    source = msgspec.json.decode(existing.downwardAPI) if existing.downwardAPI else None
+    if source is not None and source == kit.volume_source(folders):
+        return True, None, None  # a re-review of an unchanged pod
+    # A container added after our review (another webhook's, then ``reinvocationPolicy:
+    # IfNeeded``): our volume, by the status or by being what we make for its own folders,
+    # gets the folders it lacks.
+    have = _folder_names(source)
+    if have is not None and (VOLUME in prior or source == kit.volume_source(have)):
+        lacking = [name for name in folders if name not in have]
+        if not lacking:
+            return True, None, None
+        index = next(i for i, volume in enumerate(volumes) if volume is existing)
+        return True, None, (index, lacking)
+    if VOLUME in prior:
+        return True, None, None
     findings.append(Finding.of(Reason.VOLUME_CONFLICT, name=VOLUME_NAME))
-    return False, None
+    return False, None, None
+
+
+def _folder_names(source: object) -> list[str] | None:
+    """The container names of the ``containers/<name>/`` folders of a ``downwardAPI`` source,
+    in their order; ``None`` for a source without a list of items."""
+    items = source.get("items") if isinstance(source, dict) else None
+    if not isinstance(items, list):
+        return None
+    names: dict[str, None] = {}
+    for item in items:
+        path = item.get("path") if isinstance(item, dict) else None
+        if isinstance(path, str) and path.startswith("containers/"):
+            names[path.split("/", 2)[1]] = None
+    return list(names)
 
 
 def _folder_limits(
@@ -95,15 +129,18 @@ def _folder_limits(
     ambassador: AmbassadorPieces | None,
     with_ambassador: bool,
     missing: dict[str, list[str]],
+    only: list[str] | None = None,
 ) -> None:
     """Add to ``missing`` the limits that the volume's folders read and their containers lack:
     each owner's, and the ambassador's (the chart's resources, or those of the one the pod
-    has already)."""
+    has already); ``only`` the folders of those names, when only they are added."""
     for container in owners:
+        if only is not None and container.name not in only:
+            continue
         kinds = missing_limits(container, FOLDER_LIMITS)
         if kinds:
             missing.setdefault(container.name, []).extend(kinds)
-    if not with_ambassador:
+    if not with_ambassador or (only is not None and amb.CONTAINER_NAME not in only):
         return
     if ambassador is not None:
         kinds = ambassador.lacks
@@ -159,9 +196,10 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
     volumes: list[bytes] = []
     with_volume = False
     owners: list[Container] = []
+    late: _Late | None = None
     if wants_volume and targets:
         owners = _folder_owners(spec, targets)
-        with_volume, volume = _volume(spec, kit, owners, with_ambassador, prior, findings)
+        with_volume, volume, late = _volume(spec, kit, owners, with_ambassador, prior, findings)
         if volume is not None:
             volumes.append(volume)
 
@@ -201,6 +239,8 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
         applied.add(VOLUME)
     if volumes:  # the volume is added: every folder's limit files are read
         _folder_limits(spec, owners, ambassador, with_ambassador, missing)
+    elif late is not None:  # only the late folders are
+        _folder_limits(spec, owners, ambassador, with_ambassador, missing, late[1])
     if missing:
         findings.extend(no_limit(missing, spec))
 
@@ -212,6 +252,7 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
         containers=tuple(plans),
         volumes=tuple(volumes),
         has_volumes=bool(spec.volumes),
+        late_folders=(late[0], kit.volume_items(late[1])) if late is not None else None,
         ambassador=ambassador,
         has_init_containers=bool(spec.initContainers),
         injected=_status(prior_text, injected),

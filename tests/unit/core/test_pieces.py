@@ -49,6 +49,9 @@ def test_the_volume_template_is_the_json_of_build_volume_for_any_names(names: li
         )
         assert json.loads(kit.volume.encode(names)) == built
         assert kit.volume_source(names) == built["downwardAPI"]
+        # A volume's metadata items, then each name's folder: what a late folder appends.
+        folders = [json.loads(item) for item in kit.volume_items(names)]
+        assert folders == built["downwardAPI"]["items"][5:]
 
 
 def _ops(pointer: str, kit_template: tuple[bytes, ...]) -> list[dict[str, Any]]:

@@ -251,6 +251,67 @@ def test_planning_an_injected_pod_again_adds_nothing(modes: tuple[str, ...]) -> 
     assert again.findings == ()
 
 
+def _folders(pod: dict[str, Any]) -> list[str]:
+    """The folders of our volume, sorted: the files do not depend on the items' order."""
+    [volume] = [v for v in pod["spec"]["volumes"] if v["name"] == "downward-podinfo"]
+    return sorted({i["path"].split("/")[1] for i in volume["downwardAPI"]["items"][5:]})
+
+
+@pytest.mark.parametrize("status", [True, False], ids=["status", "no-status"])
+@pytest.mark.parametrize(
+    "late",
+    [
+        {"containers": [_container("mesh")]},
+        {"initContainers": [_container("init")]},  # named in downward.io/containers
+    ],
+    ids=["container", "init-container"],
+)
+def test_a_container_added_after_our_review_gets_its_folder_in_our_volume(
+    late: dict[str, list[dict[str, Any]]], status: bool
+) -> None:
+    modes = MODES
+    options = {"containers": ("app", "init")} if "initContainers" in late else {}
+    injected = _apply(_pod(), _plan(_pod(), *modes, **options))
+    if not status:  # then our volume is known by its content
+        del injected["metadata"]["annotations"]
+    # Another mutating webhook adds a container; the API server calls us again.
+    for where, containers in late.items():
+        injected["spec"].setdefault(where, []).extend(containers)
+    plan = _plan(injected, *modes, **options)
+    items = [op for op in render(plan).operations if "/downwardAPI/items/" in op["path"]]
+    assert {op["path"] for op in items} == {"/spec/volumes/0/downwardAPI/items/-"}
+    assert plan.findings == ()
+    twice = _apply(injected, plan)
+    # As if the container had been there at the first review; and a third review adds nothing.
+    at_once = copy.deepcopy(_pod())
+    for where, containers in late.items():
+        at_once["spec"].setdefault(where, []).extend(containers)
+    assert _folders(twice) == _folders(_apply(at_once, _plan(at_once, *modes, **options)))
+    assert not render(_plan(twice, *modes, **options))
+
+
+def test_a_late_folder_of_a_container_without_limits_is_the_only_one_reported() -> None:
+    pod = _pod({"name": "app", "image": "nginx"})
+    injected = _apply(pod, _plan(pod, VOLUME))
+    injected["spec"]["containers"].append({"name": "mesh", "image": "proxy"})
+    plan = _plan(injected, VOLUME)
+    assert [f.problem for f in plan.findings] == ['container "mesh" has no cpu, memory limit']
+
+
+def test_a_volume_of_our_name_without_our_status_or_content_gets_no_folders() -> None:
+    theirs = {
+        "name": "downward-podinfo",
+        "downwardAPI": {
+            "items": [
+                {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
+            ]
+        },
+    }
+    plan = _plan(_pod(volumes=[theirs]), VOLUME)
+    assert _reasons(plan) == [Reason.VOLUME_CONFLICT]
+    assert (plan.late_folders, plan.containers) == (None, ())
+
+
 def test_the_plan_never_reads_the_pods_name_or_uid() -> None:
     unnamed = _pod()
     named = copy.deepcopy(unnamed)
