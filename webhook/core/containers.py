@@ -85,15 +85,18 @@ def plan_env(
     mount: Mount,
     conflicts: dict[str, list[str]],
 ) -> tuple[EnvPieces | None, bool]:
-    """(the env vars to add, whether the container has one of env mode's vars after this
-    review: ``block.field_names``, not the ambassador's ``KUBERNETES_API_URL``)."""
+    """(the env vars to add, whether the container has env mode's vars after this review).
+
+    A container that gets all of ``block`` has them if the block has any (the planner checks
+    ``block.field_names`` once per pod); one that has some of ours already counts only those
+    of ``block.field_names``, not the ambassador's ``KUBERNETES_API_URL``."""
     name = target.container.name
     own = target.container.env
     if pieces is None:
         return None, False
-    fields = block.field_names
     if not own or block.names.isdisjoint(map(_name, own)):
-        return pieces, bool(fields)  # nothing in common: add all (the usual case)
+        return pieces, True  # nothing in common: add all (the usual case)
+    fields = block.field_names
     existing = {v.name: v for v in own}
     add: list[JSONObject] = []
     had = False  # one of env mode's vars, there already

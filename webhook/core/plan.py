@@ -16,7 +16,7 @@ import msgspec
 from webhook.core import ambassador as amb
 from webhook.core.containers import Target, plan_env, plan_mount, targets_of
 from webhook.core.keys import AMBASSADOR, ENV, INJECTED, MODES, VOLUME
-from webhook.core.model import Container, Pod, PodSpec
+from webhook.core.model import Pod, PodSpec
 from webhook.core.notices import env_conflicts, missing_limits, mount_conflicts, no_limit
 from webhook.core.pieces import AmbassadorPieces, Kit, Template
 from webhook.core.placement import ambassador_for
@@ -56,15 +56,6 @@ class Plan(msgspec.Struct, frozen=True, gc=False):
     findings: tuple[Finding, ...] = ()
 
 
-def _folder_owners(spec: PodSpec, targets: list[Target]) -> list[Container]:
-    """The containers with a ``containers/<name>/`` folder in the volume, the ambassador
-    aside: every container in ``spec.containers`` (targets or not), then every init container
-    named in ``downward.io/containers`` (the targets among them)."""
-    owners = [c for c in spec.containers if c.name != amb.CONTAINER_NAME]
-    owners += [t.container for t in targets if t.init]
-    return owners
-
-
 #: Folders our volume lacks (containers added since it was made), to add: (its index in
 #: ``spec.volumes``, the folders' container names).
 _Late = tuple[int, list[str]]
@@ -73,14 +64,17 @@ _Late = tuple[int, list[str]]
 def _volume(
     spec: PodSpec,
     kit: Kit,
-    owners: list[Container],
+    targets: list[Target],
     with_ambassador: bool,
     prior: frozenset[str],
     findings: list[Finding],
 ) -> tuple[bool, bytes | None, _Late | None]:
     """(is the volume ours after this review, the volume to add if any, as JSON, the folders
-    to add to ours if it lacks some)."""
-    folders = [c.name for c in owners]
+    to add to ours if it lacks some). A folder for every container in ``spec.containers``
+    (targets or not), every init container named in ``downward.io/containers`` (the targets
+    among them) and the ambassador."""
+    folders = [c.name for c in spec.containers if c.name != amb.CONTAINER_NAME]
+    folders += [t.container.name for t in targets if t.init]
     if with_ambassador:
         folders.append(amb.CONTAINER_NAME)
     volumes = spec.volumes or ()
@@ -125,33 +119,38 @@ def _folder_names(source: object) -> list[str] | None:
 
 def _folder_limits(
     spec: PodSpec,
-    owners: list[Container],
+    targets: list[Target],
     ambassador: AmbassadorPieces | None,
     with_ambassador: bool,
     missing: dict[str, list[str]],
     only: list[str] | None = None,
 ) -> None:
-    """Add to ``missing`` the limits that the volume's folders read and their containers lack:
-    each owner's, and the ambassador's (the chart's resources, or those of the one the pod
+    """Add to ``missing`` the limits that the volume's folders (``_volume``) read and their
+    containers lack, the ambassador's too (the chart's resources, or those of the one the pod
     has already); ``only`` the folders of those names, when only they are added."""
-    for container in owners:
-        if only is not None and container.name not in only:
-            continue
-        kinds = missing_limits(container, FOLDER_LIMITS)
+    for container in spec.containers:
+        name = container.name
+        if name != amb.CONTAINER_NAME and (only is None or name in only):
+            kinds = missing_limits(container, FOLDER_LIMITS)
+            if kinds:
+                missing.setdefault(name, []).extend(kinds)
+    for target in targets:
+        if target.init and (only is None or target.container.name in only):
+            kinds = missing_limits(target.container, FOLDER_LIMITS)
+            if kinds:
+                missing.setdefault(target.container.name, []).extend(kinds)
+    if with_ambassador and (only is None or amb.CONTAINER_NAME in only):
+        kinds = _ambassador_lacks(spec) if ambassador is None else ambassador.lacks
         if kinds:
-            missing.setdefault(container.name, []).extend(kinds)
-    if not with_ambassador or (only is not None and amb.CONTAINER_NAME not in only):
-        return
-    if ambassador is not None:
-        kinds = ambassador.lacks
-    else:
-        present = (*spec.containers, *(spec.initContainers or ()))
-        kinds = next(
-            (missing_limits(c, FOLDER_LIMITS) for c in present if c.name == amb.CONTAINER_NAME),
-            (),
-        )
-    if kinds:
-        missing.setdefault(amb.CONTAINER_NAME, []).extend(kinds)
+            missing.setdefault(amb.CONTAINER_NAME, []).extend(kinds)
+
+
+def _ambassador_lacks(spec: PodSpec) -> tuple[str, ...]:
+    """The limits of ``FOLDER_LIMITS`` that the ambassador the pod has already lacks."""
+    for container in (*spec.containers, *(spec.initContainers or ())):
+        if container.name == amb.CONTAINER_NAME:
+            return missing_limits(container, FOLDER_LIMITS)
+    return ()
 
 
 _NO_PRIOR: frozenset[str] = frozenset({""})
@@ -195,11 +194,9 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
 
     volumes: list[bytes] = []
     with_volume = False
-    owners: list[Container] = []
     late: _Late | None = None
     if wants_volume and targets:
-        owners = _folder_owners(spec, targets)
-        with_volume, volume, late = _volume(spec, kit, owners, with_ambassador, prior, findings)
+        with_volume, volume, late = _volume(spec, kit, targets, with_ambassador, prior, findings)
         if volume is not None:
             volumes.append(volume)
 
@@ -233,14 +230,14 @@ def plan_injection(pod: Pod, kit: Kit) -> Plan:
         findings.extend(mount_conflicts(mount_clashes, options.volume_path, mounted))
     if with_volume and not mounted:
         volumes.clear()  # a volume that no container mounts is not added
-    if wants_env and has_env:
+    if wants_env and has_env and block.field_names:  # not the ambassador's URL alone
         applied.add(ENV)
     if with_volume and mounted:
         applied.add(VOLUME)
     if volumes:  # the volume is added: every folder's limit files are read
-        _folder_limits(spec, owners, ambassador, with_ambassador, missing)
+        _folder_limits(spec, targets, ambassador, with_ambassador, missing)
     elif late is not None:  # only the late folders are
-        _folder_limits(spec, owners, ambassador, with_ambassador, missing, late[1])
+        _folder_limits(spec, targets, ambassador, with_ambassador, missing, late[1])
     if missing:
         findings.extend(no_limit(missing, spec))
 
