@@ -183,9 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         # The reader went away (``render | head``): stop quietly, as cat and kubectl do, and
-        # point stdout at /dev/null so that Python's own flush at exit does not complain.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        # point stdout at /dev/null so that Python's own flush at exit does not complain
+        # (unless it was closed from the start: then there is no stdout to flush).
+        if sys.stdout is not None:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
         return _EXIT_BROKEN_PIPE
     return result
 

@@ -57,6 +57,8 @@ def _refuse_what_cannot_apply(args: argparse.Namespace) -> None:
 def _read(filename: str) -> str:
     """The file's text (``-``: stdin), or a one-line ``UsageError``."""
     name = "stdin" if filename == "-" else filename
+    if filename == "-" and sys.stdin is None:  # started with fd 0 closed (``<&-``)
+        raise UsageError("stdin: closed, nothing to read (give -f FILE)")
     try:
         data = sys.stdin.buffer.read() if filename == "-" else Path(filename).read_bytes()
     except FileNotFoundError:
@@ -80,8 +82,12 @@ def _read(filename: str) -> str:
 def _write(pieces: list[str]) -> None:
     """Write to stdout as bytes (CRLF kept), raising ``BrokenPipeError`` when the reader left.
 
-    On a pipe, ``os.write`` loops: one big buffered write can end short without an error.
+    On a pipe, ``os.write`` loops: one big buffered write can end short without an error. A
+    process started with stdout closed (``>&-``; Python then sets ``sys.stdout`` to None) has
+    no reader at all: that is a closed pipe too.
     """
+    if sys.stdout is None:
+        raise BrokenPipeError("stdout is closed")
     sys.stdout.flush()
     try:
         fd = sys.stdout.fileno()

@@ -334,6 +334,33 @@ def test_render_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     assert b"Broken pipe" not in err and b"Exception ignored" not in err
 
 
+@pytest.mark.parametrize(
+    ("redirect", "args", "code", "err"),
+    [
+        ("<&-", ["-f", "-"], 2, b"downward-webhook: stdin: closed, nothing to read"),
+        (">&-", [], 141, b""),
+    ],
+    ids=["stdin-closed", "stdout-closed"],
+)
+def test_render_with_stdin_or_stdout_closed_gives_one_line_or_stops_quietly(
+    tmp_path: Path, redirect: str, args: list[str], code: int, err: bytes
+) -> None:
+    path = _file(tmp_path, yaml.safe_dump(_DEPLOYMENT))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    shell = f'exec "$@" {redirect}'  # the shell closes the descriptor, then runs the CLI
+    done = subprocess.run(
+        ["bash", "-c", shell, "bash", *_CLI, *(args or ["-f", path])],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == code, done.stderr
+    assert b"Traceback" not in done.stderr and b"Error" not in done.stderr
+    if err:
+        assert done.stderr.count(b"\n") == 1 and done.stderr.startswith(err), done.stderr
+
+
 def test_render_strict_prints_the_servers_denial_and_exits_1(tmp_path: Path) -> None:
     bad = {**TEMPLATE, "metadata": {"annotations": {"downward.io/inject": "env,sidecar"}}}
     path = _file(tmp_path, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": bad}}))
