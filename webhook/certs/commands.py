@@ -4,7 +4,8 @@ Their flags are ``webhook.flags`` flags, like ``serve``'s: each also reads an en
 variable, ``DOWNWARD_`` plus the flag in upper snake case (``--webhook-config`` reads
 ``DOWNWARD_WEBHOOK_CONFIG``), so the chart can configure the init container through ``env``;
 docs/interfaces.md's tables of them are made from these tuples. Errors print one line to
-stderr and exit non-zero.
+stderr: exit 2 for bad input (a flag, a missing or broken kubeconfig), 1 when the work
+itself fails (the API server refuses, a file cannot be written).
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _run_ensure(args: argparse.Namespace) -> int:
     from webhook.certs.ensure import CertsError, EnsureTarget, connect, ensure_certificates
     from webhook.certs.files import write_bundle
+    from webhook.certs.kube import BadKubeconfig
 
     try:
         target = EnsureTarget(
@@ -120,6 +122,8 @@ def _run_ensure(args: argparse.Namespace) -> int:
             renew_before=timedelta(days=args.renew_before_days),
         )
         apis = connect(args.kubeconfig)
+    except BadKubeconfig as exc:  # bad input, as audit says for the same kubeconfig
+        return _fail("ensure", exc, code=2)
     except (CertsError, ValueError) as exc:
         return _fail("ensure", exc)
     try:
@@ -143,7 +147,7 @@ def _summary(target: EnsureTarget, result: EnsureResult) -> str:
     return f"{secret}; {ca}; valid until {result.not_after.isoformat()}"
 
 
-def _fail(command: str, exc: Exception) -> int:
+def _fail(command: str, exc: Exception, *, code: int = 1) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
     print(f"downward-webhook certs {command}: error: {message}", file=sys.stderr)
-    return 1
+    return code

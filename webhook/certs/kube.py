@@ -1,10 +1,11 @@
 """The Kubernetes API plumbing behind ``certs ensure``: the client, its calls and their errors.
 
-``connect`` loads credentials (a given kubeconfig, else in-cluster, else ``~/.kube/config``)
-into a ``KubeApis``; ``call`` makes one request with a timeout and maps its failures: 404 and
-409 become ``NotFound`` and ``Conflict`` (``ensure`` reads again), anything else a one-line
-``KubeApiError`` naming the request (with a hint at RBAC for 401 and 403). ``apply`` is
-``call`` for a server-side apply under our field manager, ``downward-webhook-certs``.
+``connect`` loads credentials (a given kubeconfig, else in-cluster, else ``~/.kube/config``;
+``credentials.py``) into a ``KubeApis``; ``call`` makes one request with a timeout and maps
+its failures: 404 and 409 become ``NotFound`` and ``Conflict`` (``ensure`` reads again),
+anything else a one-line ``KubeApiError`` naming the request (with a hint at RBAC for 401 and
+403). ``apply`` is ``call`` for a server-side apply under our field manager,
+``downward-webhook-certs``.
 """
 
 from __future__ import annotations
@@ -12,17 +13,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import urllib3
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from webhook.certs import credentials
 
 __all__ = [
     "APPLY_PATCH",
     "FIELD_MANAGER",
     "REQUEST_TIMEOUT",
+    "BadKubeconfig",
     "CertsError",
     "Conflict",
     "KubeApiError",
@@ -45,6 +48,10 @@ _T = TypeVar("_T")
 
 class CertsError(Exception):
     """A failure that retrying right away will not fix; ``str()`` is one line."""
+
+
+class BadKubeconfig(CertsError):
+    """No usable Kubernetes credentials (a missing or broken kubeconfig): bad input, exit 2."""
 
 
 class KubeApiError(CertsError):
@@ -78,31 +85,14 @@ class KubeApis:
 
 
 def connect(kubeconfig: str | None = None) -> KubeApis:
-    """APIs from ``kubeconfig`` if given, else in-cluster config, else ``~/.kube/config``."""
+    """APIs from ``kubeconfig`` if given, else in-cluster config, else ``~/.kube/config``.
+
+    Raises ``BadKubeconfig`` (one line naming the file) when no credentials can be loaded.
+    """
     try:
-        return KubeApis.from_api_client(_api_client(kubeconfig))
-    except (config.ConfigException, OSError, ValueError) as exc:
-        raise CertsError(f"cannot load Kubernetes credentials: {one_line(str(exc))}") from None
-
-
-def _api_client(kubeconfig: str | None) -> client.ApiClient:
-    configuration = client.Configuration()
-    if kubeconfig:
-        if not Path(kubeconfig).is_file():
-            raise OSError(f"{kubeconfig}: no such file")
-        _load_kubeconfig(kubeconfig, configuration)
-        return client.ApiClient(configuration)
-    try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except config.ConfigException:
-        _load_kubeconfig(None, configuration)  # not in a pod: $KUBECONFIG or ~/.kube/config
-    return client.ApiClient(configuration)
-
-
-def _load_kubeconfig(path: str | None, configuration: client.Configuration) -> None:
-    config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=path, client_configuration=configuration, persist_config=False
-    )
+        return KubeApis.from_api_client(credentials.api_client(kubeconfig))
+    except credentials.BadCredentials as exc:
+        raise BadKubeconfig(f"cannot load Kubernetes credentials: {exc}") from None
 
 
 def call(what: str, method: Callable[..., _T], *args: object, **kwargs: object) -> _T:

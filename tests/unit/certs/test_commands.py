@@ -192,10 +192,10 @@ def test_certs_ensure_reports_forbidden_in_one_line_and_fails(
     assert "HTTP 403" in err
 
 
-def test_certs_ensure_with_an_unreadable_kubeconfig_fails_in_one_line(
+def test_certs_ensure_with_a_missing_kubeconfig_is_bad_input_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _run(*_ensure_argv(tmp_path / "missing")) == 1
+    assert _run(*_ensure_argv(tmp_path / "missing")) == 2
 
     err = capsys.readouterr().err
     assert "cannot load Kubernetes credentials" in err and err.count("\n") == 1
