@@ -27,16 +27,29 @@ if TYPE_CHECKING:
 # command does, ``serve`` included) must not load the Kubernetes client and cryptography,
 # about 15 MB of memory that ``serve`` has no use for.
 
-__all__ = ["ENSURE_FLAGS", "GENERATE_FLAGS", "register"]
+__all__ = ["ENSURE_FLAGS", "GENERATE_FLAGS", "MAX_DAYS", "register"]
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives add_subparsers()
 
-_VALIDITY = "days the new certificates are valid"
+#: The longest validity or renewal window, in days: 100 years. X.509 dates end with the year
+#: 9999 (GeneralizedTime) and so do Python's; a fixed bound, checked when the flag is parsed,
+#: keeps every certificate made from today's clock far inside both.
+MAX_DAYS = 36500
+_VALIDITY = f"days the new certificates are valid (at most {MAX_DAYS})"
 _KUBECONFIG = "kubeconfig file; default: in-cluster config, else $KUBECONFIG or ~/.kube/config"
 _DROP_OLD_CAS = (
     "trust only the stored CA: drop the previous CAs from the caBundle and the Secret "
     "(after a CA leak; delete the Secret first if the current CA leaked)"
 )
+
+
+def _days(text: str) -> int:
+    days: int = values.positive_int(text)
+    if days > MAX_DAYS:
+        raise ValueError(f"at most {MAX_DAYS} days (100 years)")
+    return days
+
+
 _SERVICE_FLAGS = (
     Flag("service", flags.text, None, "the webhook's Service", "NAME", required=True),
     Flag("namespace", flags.text, None, "the Service's namespace", "NS", required=True),
@@ -44,7 +57,7 @@ _SERVICE_FLAGS = (
 GENERATE_FLAGS: tuple[Flag, ...] = (
     *_SERVICE_FLAGS,
     Flag("out-dir", Path, None, "output folder", "DIR", required=True),
-    Flag("days", values.positive_int, 365, _VALIDITY, "N"),
+    Flag("days", _days, 365, _VALIDITY, "N"),
 )
 ENSURE_FLAGS: tuple[Flag, ...] = (
     *_SERVICE_FLAGS,
@@ -57,12 +70,12 @@ ENSURE_FLAGS: tuple[Flag, ...] = (
         "NAME",
         required=True,
     ),
-    Flag("validity-days", values.positive_int, 365, _VALIDITY, "N"),
+    Flag("validity-days", _days, 365, _VALIDITY, "N"),
     Flag(
         "renew-before-days",
-        values.positive_int,
+        _days,
         30,
-        "renew when the certificate expires within N days",
+        "renew when the certificate expires within N days (fewer than --validity-days)",
         "N",
     ),
     Flag("out-dir", Path, None, "also write the files here", "DIR"),
@@ -122,10 +135,8 @@ def _run_ensure(args: argparse.Namespace) -> int:
             renew_before=timedelta(days=args.renew_before_days),
         )
         apis = connect(args.kubeconfig)
-    except BadKubeconfig as exc:  # bad input, as audit says for the same kubeconfig
+    except (BadKubeconfig, ValueError) as exc:  # bad input: the flags or the kubeconfig
         return _fail("ensure", exc, code=2)
-    except (CertsError, ValueError) as exc:
-        return _fail("ensure", exc)
     try:
         result = ensure_certificates(apis, target, drop_old_cas=args.drop_old_cas)
         if args.out_dir is not None:

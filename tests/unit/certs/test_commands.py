@@ -18,6 +18,7 @@ from cryptography import x509
 from tests.fakes.kube_api import SECRETS, FakeKubeApi, serve
 from tests.support.fake_clients import write_kubeconfig
 from webhook import cli
+from webhook.certs.commands import MAX_DAYS
 from webhook.certs.generate import dns_names
 from webhook.certs.pem import not_after
 
@@ -113,6 +114,49 @@ def test_certs_generate_into_a_file_path_fails_with_one_line(
     assert err.startswith("downward-webhook certs generate: error: ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "line"),
+    [
+        (["generate", "--days", "99999999"], {}, "argument --days: '99999999': at most 36500 days"),
+        (["generate", "--days", str(MAX_DAYS + 1)], {}, f"'{MAX_DAYS + 1}': at most 36500 days"),
+        (["generate"], {"DAYS": "99999999"}, "DOWNWARD_DAYS='99999999': at most 36500 days"),
+        (["ensure", "--validity-days", "36501"], {}, "argument --validity-days: '36501': at most"),
+        (["ensure"], {"RENEW_BEFORE_DAYS": "40000"}, "DOWNWARD_RENEW_BEFORE_DAYS='40000': at most"),
+    ],
+    ids=["days-huge", "days-just-over", "days-env", "validity-days", "renew-before-days-env"],
+)
+def test_day_counts_past_100_years_are_refused_when_parsed_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, str],
+    line: str,
+) -> None:
+    required = ["--service", "s", "--namespace", NS]
+    if argv[0] == "generate":
+        required += ["--out-dir", str(tmp_path / "out")]
+    else:
+        required += ["--secret", "t", "--webhook-config", "w", "--kubeconfig", "/nope"]
+    for name, value in env.items():
+        monkeypatch.setenv(f"DOWNWARD_{name}", value)
+
+    assert _run(*argv, *required) == 2
+
+    err = capsys.readouterr().err
+    assert line in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_certs_generate_takes_the_longest_validity(tmp_path: Path) -> None:
+    argv = ["--service", "s", "--namespace", NS, "--out-dir", str(tmp_path)]
+
+    assert _run("generate", *argv, "--days", str(MAX_DAYS)) == 0
+
+    expiry = not_after((tmp_path / "tls.crt").read_bytes())
+    assert expiry - datetime.now(UTC) > timedelta(days=MAX_DAYS - 1)
+
+
 @pytest.fixture
 def kubeconfig(fake: FakeKubeApi, tmp_path: Path) -> Iterator[Path]:
     with serve(fake) as url:
@@ -206,7 +250,7 @@ def test_certs_ensure_refuses_a_renewal_window_as_long_as_the_validity(
 ) -> None:
     argv = _ensure_argv(kubeconfig, "--validity-days", "30", "--renew-before-days", "30")
 
-    assert _run(*argv) == 1
+    assert _run(*argv) == 2
 
     assert "must be shorter than the validity" in capsys.readouterr().err
 
