@@ -50,13 +50,38 @@ def _days(text: str) -> int:
     return days
 
 
+def _out_dir(text: str) -> Path:
+    """A folder to write into: it may not exist yet, but what exists of it is a folder."""
+    path = Path(flags.text(text))
+    for at in (path, *path.parents):
+        if at.exists():
+            if not at.is_dir():
+                raise ValueError("is a file, not a folder" if at == path else f"{at} is a file")
+            break
+    return path
+
+
 _SERVICE_FLAGS = (
-    Flag("service", flags.text, None, "the webhook's Service", "NAME", required=True),
-    Flag("namespace", flags.text, None, "the Service's namespace", "NS", required=True),
+    Flag(
+        "service",
+        values.service_name,
+        None,
+        "the webhook's Service (a DNS-1035 label)",
+        "NAME",
+        required=True,
+    ),
+    Flag(
+        "namespace",
+        values.namespace_name,
+        None,
+        "the Service's namespace (a DNS-1123 label)",
+        "NS",
+        required=True,
+    ),
 )
 GENERATE_FLAGS: tuple[Flag, ...] = (
     *_SERVICE_FLAGS,
-    Flag("out-dir", Path, None, "output folder", "DIR", required=True),
+    Flag("out-dir", _out_dir, None, "output folder", "DIR", required=True),
     Flag("days", _days, 365, _VALIDITY, "N"),
 )
 ENSURE_FLAGS: tuple[Flag, ...] = (
@@ -78,7 +103,7 @@ ENSURE_FLAGS: tuple[Flag, ...] = (
         "renew when the certificate expires within N days (fewer than --validity-days)",
         "N",
     ),
-    Flag("out-dir", Path, None, "also write the files here", "DIR"),
+    Flag("out-dir", _out_dir, None, "also write the files here", "DIR"),
     Flag("kubeconfig", flags.text, None, _KUBECONFIG, "FILE"),
     Flag.toggle("drop-old-cas", _DROP_OLD_CAS, default=False),
 )
@@ -113,8 +138,10 @@ def _run_generate(args: argparse.Namespace) -> int:
     try:
         bundle = generate_bundle(args.service, args.namespace, days=args.days)
         write_bundle(bundle, args.out_dir)
-    except (OSError, ValueError) as exc:
-        return _fail("generate", exc)
+    except ValueError as exc:  # the flags' checkers leave none, but never a traceback
+        return _fail("generate", exc, code=2)
+    except OSError as exc:
+        return _fail("generate", _write_error(args.out_dir, exc))
     files = ", ".join(str(args.out_dir / name) for name in (CA_FILE, CERT_FILE, KEY_FILE))
     print(f"wrote {files}; valid until {not_after(bundle.tls_crt).isoformat()}")
     return 0
@@ -141,8 +168,10 @@ def _run_ensure(args: argparse.Namespace) -> int:
         result = ensure_certificates(apis, target, drop_old_cas=args.drop_old_cas)
         if args.out_dir is not None:
             write_bundle(result.bundle, args.out_dir)
-    except (CertsError, OSError) as exc:
+    except CertsError as exc:
         return _fail("ensure", exc)
+    except OSError as exc:
+        return _fail("ensure", _write_error(args.out_dir, exc))
     finally:
         apis.close()
     print(_summary(target, result))
@@ -158,7 +187,11 @@ def _summary(target: EnsureTarget, result: EnsureResult) -> str:
     return f"{secret}; {ca}; valid until {result.not_after.isoformat()}"
 
 
-def _fail(command: str, exc: Exception, *, code: int = 1) -> int:
+def _write_error(out_dir: Path, exc: OSError) -> str:
+    return f"{out_dir}: cannot write the files: {exc.strerror or exc}"
+
+
+def _fail(command: str, exc: Exception | str, *, code: int = 1) -> int:
     message = " ".join(str(exc).split()) or type(exc).__name__
     print(f"downward-webhook certs {command}: error: {message}", file=sys.stderr)
     return code

@@ -27,6 +27,7 @@ __all__ = ["CertBundle", "dns_names", "generate_bundle"]
 # generated them still accepts them.
 _CLOCK_SKEW = timedelta(minutes=5)
 _LOCAL_IP = ipaddress.ip_address("127.0.0.1")
+_MAX_COMMON_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,12 @@ def _leaf_certificate(
     start: datetime,
     end: datetime,
 ) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{service}.{namespace}.svc")])
+    # Clients check the SANs, not the CN, but X.509 bounds a CN at 64 characters (ub-common-name)
+    # and a Service and a namespace name may each be 63: then the CN is the Service name alone.
+    common_name = f"{service}.{namespace}.svc"
+    if len(common_name) > _MAX_COMMON_NAME:
+        common_name = service
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names(service, namespace)]
     sans.append(x509.IPAddress(_LOCAL_IP))
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value

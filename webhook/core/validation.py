@@ -1,4 +1,4 @@
-"""Kubernetes' own rules for the names we make or copy: env var names, container names.
+"""Kubernetes' own rules for the names we make or copy: env var, container, Service names.
 
 Restated from apimachinery ``pkg/util/validation/validation.go`` and kubernetes
 ``pkg/apis/core/validation/validation.go``, for every version the chart supports (1.29 and
@@ -17,6 +17,7 @@ import re
 __all__ = [
     "DNS1123_LABEL_MAX",
     "ENV_PREFIX_MAX",
+    "is_dns1035_label",
     "is_dns1123_label",
     "is_env_name",
     "is_env_prefix",
@@ -28,6 +29,7 @@ DNS1123_LABEL_MAX = 63
 ENV_PREFIX_MAX = 64
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _DNS1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z](?:[-a-z0-9]*[a-z0-9])?")
 
 
 def is_env_name(name: str) -> bool:
@@ -52,5 +54,10 @@ def is_env_prefix(prefix: str) -> bool:
 
 
 def is_dns1123_label(name: str) -> bool:
-    """``IsDNS1123Label``: container names, volume names."""
+    """``IsDNS1123Label``: container names, volume names, namespace names."""
     return len(name) <= DNS1123_LABEL_MAX and _DNS1123_LABEL.fullmatch(name) is not None
+
+
+def is_dns1035_label(name: str) -> bool:
+    """``IsDNS1035Label``: Service names (a first character that is a letter)."""
+    return len(name) <= DNS1123_LABEL_MAX and _DNS1035_LABEL.fullmatch(name) is not None

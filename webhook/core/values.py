@@ -10,13 +10,17 @@ from __future__ import annotations
 import math
 import re
 
+from webhook.core.validation import DNS1123_LABEL_MAX, is_dns1035_label, is_dns1123_label
+
 __all__ = [
     "image_reference",
     "is_image_reference",
+    "namespace_name",
     "port",
     "positive_int",
     "positive_seconds",
     "quantity",
+    "service_name",
 ]
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -91,3 +95,25 @@ def positive_seconds(text: str, *, most: float = 3600) -> float:
     if not (math.isfinite(value) and 0 < value <= most):
         raise ValueError(f"must be more than 0 and at most {most:g} seconds")
     return value
+
+
+def _label_rule(first: str) -> str:
+    return (
+        f"lower-case letters, digits and '-', at most {DNS1123_LABEL_MAX} characters, "
+        f"starting with a {first} and ending with a letter or digit"
+    )
+
+
+def service_name(text: str) -> str:
+    """A Service name: a DNS-1035 label (``IsDNS1035Label``: a letter first)."""
+    if not is_dns1035_label(text):
+        raise ValueError(f"not a Service name (a DNS-1035 label: {_label_rule('letter')})")
+    return text
+
+
+def namespace_name(text: str) -> str:
+    """A namespace name: a DNS-1123 label (``IsDNS1123Label``)."""
+    if not is_dns1123_label(text):
+        rule = _label_rule("letter or digit")
+        raise ValueError(f"not a namespace name (a DNS-1123 label: {rule})")
+    return text

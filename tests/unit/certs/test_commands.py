@@ -101,17 +101,93 @@ def test_missing_or_bad_flags_are_usage_errors(
     assert _run(*argv) == 2
 
 
-def test_certs_generate_into_a_file_path_fails_with_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("out_dir", "line"),
+    [
+        ("file", "argument --out-dir: '{tmp}/file': is a file, not a folder"),
+        ("file/x", "argument --out-dir: '{tmp}/file/x': {tmp}/file is a file"),
+    ],
+    ids=["a-file", "under-a-file"],
+)
+def test_certs_generate_into_a_file_is_bad_input_naming_the_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], out_dir: str, line: str
 ) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("")
+    (tmp_path / "file").write_text("")
 
-    code = _run("generate", "--service", "s", "--namespace", NS, "--out-dir", str(blocker / "x"))
+    code = _run(
+        "generate", "--service", "s", "--namespace", NS, "--out-dir", str(tmp_path / out_dir)
+    )
 
-    assert code == 1
+    assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("downward-webhook certs generate: error: ") and err.count("\n") == 1
+    assert err.startswith("downward-webhook certs generate: ") and err.count("\n") == 1
+    assert line.format(tmp=tmp_path) in err
+
+
+def test_certs_generate_that_cannot_write_names_the_folder_and_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(*_: object) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".tls.key.x"))
+
+    monkeypatch.setattr("webhook.certs.files.write_bundle", refuse)
+
+    assert _run("generate", "--service", "s", "--namespace", NS, "--out-dir", str(tmp_path)) == 1
+
+    err = capsys.readouterr().err
+    assert err == (
+        f"downward-webhook certs generate: error: {tmp_path}: cannot write the files: "
+        "Permission denied\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "what"),
+    [
+        ("--service", "bad name!", "not a Service name (a DNS-1035 label"),
+        ("--service", "a" * 300, "not a Service name"),
+        ("--service", "a" * 64, "not a Service name"),
+        ("--service", "1st", "not a Service name"),  # DNS-1035: a letter first
+        ("--service", "Web", "not a Service name"),
+        ("--namespace", "nämespace", "not a namespace name (a DNS-1123 label"),
+        ("--namespace", "team_a", "not a namespace name"),
+        ("--namespace", "a-", "not a namespace name"),
+    ],
+)
+@pytest.mark.parametrize("command", ["generate", "ensure"])
+def test_service_and_namespace_must_be_kubernetes_names(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    flag: str,
+    value: str,
+    what: str,
+) -> None:
+    names = {"--service": "s", "--namespace": NS, flag: value}
+    argv = [command, *(x for pair in names.items() for x in pair)]
+    if command == "generate":
+        argv += ["--out-dir", str(tmp_path / "out")]
+    else:
+        argv += ["--secret", "t", "--webhook-config", "w", "--kubeconfig", "/nope"]
+
+    assert _run(*argv) == 2
+
+    err = capsys.readouterr().err
+    assert f"argument {flag}: {value!r}: {what}" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("service", "namespace"), [("a" * 63, "1-" + "b" * 61), ("w-1", "0")])
+def test_the_longest_and_shortest_names_are_taken(
+    tmp_path: Path, service: str, namespace: str
+) -> None:
+    argv = ["--service", service, "--namespace", namespace, "--out-dir", str(tmp_path)]
+
+    assert _run("generate", *argv) == 0
+
+    leaf = x509.load_pem_x509_certificate((tmp_path / "tls.crt").read_bytes())
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert f"{service}.{namespace}.svc" in sans.get_values_for_type(x509.DNSName)
 
 
 @pytest.mark.parametrize(

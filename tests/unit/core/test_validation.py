@@ -8,7 +8,12 @@ import pytest
 
 from webhook.core.bounds import capped, over_annotation_bounds
 from webhook.core.review import pod_from_object
-from webhook.core.validation import is_dns1123_label, is_env_name, is_env_prefix
+from webhook.core.validation import (
+    is_dns1035_label,
+    is_dns1123_label,
+    is_env_name,
+    is_env_prefix,
+)
 from webhook.core.windows import selects_windows
 
 
@@ -68,6 +73,15 @@ def test_a_prefix_is_valid_only_when_every_name_it_makes_is(prefix: str, valid: 
 )
 def test_container_names_are_dns1123_labels(name: str, valid: bool) -> None:
     assert is_dns1123_label(name) is valid
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("web", True), ("w-1", True), ("a" * 63, True), ("a" * 64, False), ("1st", False)],
+)
+def test_service_names_are_dns1035_labels_a_letter_first(name: str, valid: bool) -> None:
+    assert is_dns1035_label(name) is valid
+    assert is_dns1123_label(name) is (valid or name == "1st")
 
 
 def _spec(**spec: Any) -> Any:
