@@ -108,7 +108,7 @@ SERVE_COMMAND_FLAGS: tuple[Flag, ...] = (*SERVE_FLAGS, *injection_flags.INJECTIO
 def _serve(args: argparse.Namespace) -> int:
     from webhook.server import logs
     from webhook.server.app import ServerOptions
-    from webhook.server.run import ServeConfig, build_server
+    from webhook.server.run import CannotListen, ServeConfig, build_server, listen
     from webhook.server.tls import CertificateError
 
     logs.configure(args.log_level)
@@ -131,7 +131,12 @@ def _serve(args: argparse.Namespace) -> int:
     except (CertificateError, ValueError, OSError) as exc:
         print(f"downward-webhook: cannot start: {exc}", file=sys.stderr)
         return 2
-    server.run()
+    try:
+        sockets = listen(config.host, config.port)
+    except CannotListen as exc:
+        print(f"downward-webhook: {exc}", file=sys.stderr)
+        return 2
+    server.run(sockets)
     return 0
 
 

@@ -29,6 +29,7 @@ from tests.support.reviews import admission_review
 from tests.support.server import CLI, RunningServer, free_port, running_server
 from webhook.core.admission import Settings
 from webhook.core.ambassador import CONTAINER_NAME, TOKEN_PATH, TOKEN_VOLUME, AmbassadorSettings
+from webhook.server.run import CannotListen, listen
 
 JSON = dict[str, Any]
 
@@ -146,6 +147,46 @@ def test_serve_without_certificates_refuses_to_start_unless_insecure_http_is_giv
     assert result.stderr.strip().splitlines() == [
         "downward-webhook: cannot start: --tls-cert and --tls-key are required (or --insecure-http)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("127.0.0.1", "Address already in use"),  # the port is taken (below)
+        ("192.0.2.1", "Cannot assign requested address"),  # TEST-NET-1: not this machine's
+        ("999.1.1.1", "Name or service not known"),
+        ("no-such-host.invalid", "Name or service not known"),
+    ],
+    ids=["port-in-use", "not-our-address", "bad-ip", "unresolvable"],
+)
+def test_serve_that_cannot_listen_says_so_in_one_line_and_exits_2(host: str, reason: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [*CLI, "serve", "--insecure-http", "--host", host, "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")},
+        )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"downward-webhook: cannot listen on {host}:{port}: {reason}"
+    ]
+
+
+def test_listen_closes_what_it_opened_and_binds_every_address() -> None:
+    sockets = listen("127.0.0.1", 0)
+    try:
+        assert [s.getsockname()[0] for s in sockets] == ["127.0.0.1"]
+        port = sockets[0].getsockname()[1]
+        with pytest.raises(CannotListen, match=f"cannot listen on 127.0.0.1:{port}: Address"):
+            listen("127.0.0.1", port)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_insecure_http_serves_plaintext(tmp_path: Path) -> None:

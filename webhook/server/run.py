@@ -1,6 +1,9 @@
 """Run the server with uvicorn: one process, TLS from the reloader, graceful shutdown.
 
-On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to
+``listen`` binds the listening sockets before uvicorn starts, so that an address in use, one
+that is not this machine's or a host that does not resolve is one ``CannotListen`` line for
+the CLI (uvicorn would log it with its own lines and exit 3); ``Server.run`` hands them to
+uvicorn. On SIGTERM uvicorn stops accepting, lets in-flight requests finish (up to
 ``graceful_timeout``), then exits; the chart's ``terminationGracePeriodSeconds`` leaves room
 for that plus its ``preStop`` pause.
 """
@@ -27,9 +30,11 @@ from webhook.server.metrics import Metrics
 from webhook.server.protocol import protocol_class
 from webhook.server.tls import CertificateReloader
 
-__all__ = ["ServeConfig", "Server", "build_server"]
+__all__ = ["CannotListen", "ServeConfig", "Server", "build_server", "listen"]
 
 log = logging.getLogger("downward_webhook.server")
+
+_BACKLOG = 2048  # uvicorn's default, for the sockets ``listen`` binds too
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,10 @@ class Server(uvicorn.Server):
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         self.config.load()  # imports the protocol, loop and app modules before the freeze
+        if sockets:  # uvicorn says where it listens only for sockets it bound itself
+            scheme = "https" if self.config.is_ssl else "http"
+            for sock in sockets:
+                log.info("listening on %s://%s", scheme, _where(*sock.getsockname()[:2]))
         gc.collect()
         gc.freeze()
         previous = signal.signal(signal.SIGTERM, self._after_shutdown)
@@ -73,6 +82,48 @@ class Server(uvicorn.Server):
         if not self.should_exit:  # not uvicorn's shutdown: the default, death by the signal
             signal.signal(sig, signal.SIG_DFL)
             signal.raise_signal(sig)
+
+
+class CannotListen(Exception):
+    """The address cannot be listened on; ``str()`` is one line naming it and why."""
+
+
+def _where(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen(host: str, port: int, backlog: int = _BACKLOG) -> list[socket.socket]:
+    """Listening sockets on every address ``host`` resolves to, as uvicorn would bind them.
+
+    As asyncio's ``create_server`` (which uvicorn calls): ``SO_REUSEADDR`` (a restart need not
+    wait out TIME_WAIT; Linux still refuses a port another socket listens on) and IPv6
+    sockets IPv6 only. Raises ``CannotListen`` and closes what it opened.
+    """
+    where = _where(host, port)
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:  # socket.gaierror is an OSError
+        raise CannotListen(f"cannot listen on {where}: {_reason(exc)}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(backlog)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise CannotListen(f"cannot listen on {where}: {_reason(exc)}") from None
+    return sockets
+
+
+def _reason(exc: Exception) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return strerror if isinstance(strerror, str) and strerror else str(exc)
 
 
 def wait_for_files(paths: tuple[Path, ...], timeout: float, poll: float = 0.5) -> None:
@@ -132,6 +183,7 @@ def build_server(settings: Settings, config: ServeConfig) -> Server:
         proxy_headers=False,
         timeout_graceful_shutdown=int(config.graceful_timeout),
         timeout_keep_alive=30,
+        backlog=_BACKLOG,
         **kwargs,
     )
     return Server(uv_config)
