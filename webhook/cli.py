@@ -25,6 +25,7 @@ __all__ = ["main"]
 
 _PROG = "downward-webhook"
 _EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
+_EXIT_INTERRUPTED = 128 + 2  # and by SIGINT (Ctrl-C)
 
 
 def _package_version() -> str:
@@ -137,7 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"downward-webhook: {exc}", file=sys.stderr)
         return 2
     server.run(sockets)
-    return 0
+    return server.exit_code
 
 
 def _version(_: argparse.Namespace) -> int:
@@ -186,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"{_PROG}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C before serve handles it, or in render reading stdin
+        return _EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``render | head``): stop quietly, as cat and kubectl do, and
         # point stdout at /dev/null so that Python's own flush at exit does not complain

@@ -177,6 +177,41 @@ def test_serve_that_cannot_listen_says_so_in_one_line_and_exits_2(host: str, rea
     ]
 
 
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)], ids=["sigint", "sigterm"]
+)
+def test_serve_stopped_by_ctrl_c_or_sigterm_drains_and_exits_quietly(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    port = free_port()
+    with (tmp_path / "log").open("w+b") as log:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--insecure-http"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")},
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    assert httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok\n"
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline and process.poll() is None
+                    time.sleep(0.05)
+            process.send_signal(sig)
+            assert process.wait(15) == code
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        log.seek(0)
+        output = log.read().decode()
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert "Application shutdown complete." in output
+
+
 def test_listen_closes_what_it_opened_and_binds_every_address() -> None:
     sockets = listen("127.0.0.1", 0)
     try:

@@ -35,6 +35,8 @@ __all__ = ["CannotListen", "ServeConfig", "Server", "build_server", "listen"]
 log = logging.getLogger("downward_webhook.server")
 
 _BACKLOG = 2048  # uvicorn's default, for the sockets ``listen`` binds too
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_EXIT_INTERRUPTED = 128 + signal.SIGINT
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,13 @@ class Server(uvicorn.Server):
       that is a clean exit (code 0). uvicorn, after a graceful shutdown, restores the
       handlers it found and raises the signal again: the one it finds is ours, which
       ignores a SIGTERM the server has already handled, and dies by it otherwise.
+    * Ctrl-C (SIGINT) drains the same way, then ``exit_code`` is 130 (128 + SIGINT, what a
+      shell shows for an interrupted command) for the CLI to return, instead of the
+      ``KeyboardInterrupt`` traceback that Python's own handler, raised again, would print.
     """
+
+    #: What the CLI exits with once ``run`` returns: 0, or 130 after a Ctrl-C.
+    exit_code: int = 0
 
     def run(self, sockets: list[socket.socket] | None = None) -> None:
         self.config.load()  # imports the protocol, loop and app modules before the freeze
@@ -72,16 +80,19 @@ class Server(uvicorn.Server):
                 log.info("listening on %s://%s", scheme, _where(*sock.getsockname()[:2]))
         gc.collect()
         gc.freeze()
-        previous = signal.signal(signal.SIGTERM, self._after_shutdown)
+        previous = {sig: signal.signal(sig, self._after_shutdown) for sig in _STOP_SIGNALS}
         try:
             super().run(sockets)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _after_shutdown(self, sig: int, _frame: FrameType | None) -> None:
         if not self.should_exit:  # not uvicorn's shutdown: the default, death by the signal
             signal.signal(sig, signal.SIG_DFL)
             signal.raise_signal(sig)
+        elif sig == signal.SIGINT:
+            self.exit_code = _EXIT_INTERRUPTED
 
 
 class CannotListen(Exception):
