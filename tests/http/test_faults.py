@@ -30,7 +30,14 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.support.kube import minimal_pod
 from tests.support.reviews import admission_review
-from tests.support.server import CLI, RunningServer, free_port, generate_certs, running_server
+from tests.support.server import (
+    CLI,
+    RunningServer,
+    encrypted,
+    free_port,
+    generate_certs,
+    running_server,
+)
 
 CLIENTS = 32
 RUN_SECONDS = 8.0  # per swap style; two styles, so about 16 s of load in all
@@ -253,8 +260,9 @@ def _serve(cert: Path, key: Path) -> subprocess.CompletedProcess[str]:
         ("missing-cert", "file not found"),
         ("missing-key", "file not found"),
         ("mismatched-pair", "not a matching certificate and key"),
-        ("key-as-cert", "not a matching certificate and key"),
-        ("empty-cert", "not a matching certificate and key"),
+        ("key-as-cert", "no PEM certificate in {a}/tls.key"),
+        ("empty-cert", "no PEM certificate in {tmp}/empty.crt"),
+        ("encrypted-key", "the key in {tmp}/encrypted.key is encrypted: give an unencrypted key"),
     ],
 )
 def test_the_server_refuses_to_start_with_one_clear_line_on_a_bad_certificate(
@@ -270,6 +278,9 @@ def test_the_server_refuses_to_start_with_one_clear_line_on_a_bad_certificate(
         key = b / "tls.key"
     elif case == "key-as-cert":
         cert = a / "tls.key"
+    elif case == "encrypted-key":
+        key = tmp_path / "encrypted.key"
+        key.write_bytes(encrypted(a / "tls.key"))
     else:
         cert = tmp_path / "empty.crt"
         cert.write_text("")
@@ -278,8 +289,8 @@ def test_the_server_refuses_to_start_with_one_clear_line_on_a_bad_certificate(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("downward-webhook: cannot start:"), lines[0]
-    assert expected in lines[0]
-    assert "Traceback" not in result.stderr
+    assert expected.format(a=a, tmp=tmp_path) in lines[0]
+    assert "Traceback" not in result.stderr and "pass phrase" not in result.stderr
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -46,6 +46,18 @@ def generate_certs(out_dir: Path, service: str = "downward-webhook") -> Path:
     return out_dir
 
 
+def encrypted(key: Path, password: bytes = b"secret") -> bytes:
+    """The PEM key in ``key``, encrypted with ``password`` (as ``openssl pkcs8 -topk8``)."""
+    from cryptography.hazmat.primitives import serialization
+
+    private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    return private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
+    )
+
+
 @dataclass
 class RunningServer:
     url: str

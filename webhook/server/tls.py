@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -27,22 +28,54 @@ class CertificateError(RuntimeError):
     """The certificate or key cannot be used (missing, unreadable, or not a matching pair)."""
 
 
+class _Encrypted(Exception):
+    """Raised by the password callback: OpenSSL asks for one only for an encrypted key."""
+
+
+def _no_password() -> bytes:
+    # Without a callback OpenSSL would prompt on the terminal ("Enter PEM pass phrase:"),
+    # which at startup waits for a user who is not there, and in a reload blocks the server.
+    raise _Encrypted
+
+
 def _new_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.options |= ssl.OP_NO_COMPRESSION
     context.set_alpn_protocols(["http/1.1"])
     try:
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(cert, key, password=_no_password)
+    except _Encrypted:
+        raise CertificateError(f"the key in {key} is encrypted: give an unencrypted key") from None
     except FileNotFoundError as exc:
         raise CertificateError(f"cannot read {exc.filename}: file not found") from None
     except ssl.SSLError as exc:
-        raise CertificateError(
-            f"{cert} and {key} are not a matching certificate and key ({exc.reason})"
-        ) from None
+        raise CertificateError(_what_is_wrong(cert, key, exc)) from None
     except OSError as exc:
         raise CertificateError(f"cannot read certificate or key: {exc}") from None
     return context
+
+
+_PEM_KEY = re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )?PRIVATE KEY-----")
+
+
+def _what_is_wrong(cert: Path, key: Path, exc: ssl.SSLError) -> str:
+    """Why OpenSSL refused the pair, in words: it says only "PEM lib" for most of it."""
+    try:
+        cert_pem, key_pem = cert.read_bytes(), key.read_bytes()
+    except OSError as read_error:
+        return f"cannot read certificate or key: {read_error}"
+    if ssl.PEM_HEADER.encode() not in cert_pem:
+        return f"no PEM certificate in {cert}"
+    if _PEM_KEY.search(key_pem) is None:
+        return f"no PEM key in {key}"
+    if exc.reason is None:  # "PEM lib": one of the two has PEM armour but no valid content
+        try:
+            ssl.create_default_context(cadata=cert_pem.decode("latin-1"))
+        except (ssl.SSLError, ValueError):
+            return f"the certificate in {cert} is not valid PEM (truncated or corrupt?)"
+        return f"the key in {key} is not a valid PEM key (truncated or corrupt?)"
+    return f"{cert} and {key} are not a matching certificate and key ({exc.reason})"
 
 
 def _element(der: bytes, at: int) -> tuple[int, int, int]:
