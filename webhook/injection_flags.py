@@ -16,9 +16,9 @@ from webhook.core.bounds import DEFAULT_MAX_CONTAINERS
 from webhook.core.keys import ALL, MODES
 from webhook.core.parsers import parse_modes
 from webhook.core.reasons import Finding
-from webhook.flags import Flag
+from webhook.flags import Flag, UsageError
 
-__all__ = ["INJECTION_FLAGS", "settings"]
+__all__ = ["INJECTION_FLAGS", "check_resources", "settings"]
 
 _MAX_UID = 2**31 - 1
 
@@ -94,8 +94,29 @@ INJECTION_FLAGS: tuple[Flag, ...] = (
 )
 
 
+def check_resources(args: argparse.Namespace) -> None:
+    """Refuse ambassador resources Kubernetes would refuse in every pod that gets one: a limit
+    of 0, or a request above its limit (``ValidateResourceRequirements``), compared as
+    quantities (``1Gi`` is more than ``1Mi``). One ``UsageError`` naming both flags."""
+    for resource in ("cpu", "memory"):
+        request = getattr(args, f"ambassador_{resource}_request")
+        limit = getattr(args, f"ambassador_{resource}_limit")
+        if values.quantity_value(limit) <= 0:
+            raise UsageError(f"--ambassador-{resource}-limit {limit}: a limit must be more than 0")
+        if values.quantity_value(request) > values.quantity_value(limit):
+            raise UsageError(
+                f"--ambassador-{resource}-request {request} is more than "
+                f"--ambassador-{resource}-limit {limit}: Kubernetes refuses a request above "
+                "its limit in every pod that gets the ambassador"
+            )
+
+
 def settings(args: argparse.Namespace) -> Settings:
-    """The core's ``Settings`` from the resolved ``INJECTION_FLAGS`` of either command."""
+    """The core's ``Settings`` from the resolved ``INJECTION_FLAGS`` of either command.
+
+    Raises ``UsageError`` for ambassador resources that no pod could have (``check_resources``).
+    """
+    check_resources(args)
     ambassador = AmbassadorSettings(
         image=args.ambassador_image,
         native_sidecar=args.native_sidecar,

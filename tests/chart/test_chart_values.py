@@ -272,3 +272,66 @@ def test_every_chart_value_the_docs_name_is_in_values_yaml(page: str) -> None:
             node = node[part]
         if value:
             assert type(yaml.safe_load(value)) is type(node), f"{page}: {key}: {value}"
+
+
+@pytest.mark.parametrize(
+    ("resource", "request_", "limit"),
+    [
+        ("memory", "1Gi", "1Mi"),
+        ("memory", "1Gi", "1024Mi"),
+        ("memory", "65Mi", "64Mi"),
+        ("cpu", "1", "500m"),
+        ("cpu", "500m", "0.5"),
+        ("cpu", "100m", "0.1"),
+        ("cpu", "1e3", "1k"),
+        ("cpu", "2", "2000m"),
+        ("cpu", "2001m", "2"),
+        ("cpu", "0", "0"),
+        ("memory", "0", "0Mi"),
+    ],
+)
+def test_ambassador_resources_are_refused_by_the_chart_as_by_the_server(
+    helm: str, resource: str, request_: str, limit: str
+) -> None:
+    """A request above its limit, or a limit of 0, would make serve exit 2 at startup (and
+    every pod asking for the ambassador fail validation): the render fails with its words."""
+    import argparse
+
+    from webhook.flags import UsageError
+    from webhook.injection_flags import check_resources
+
+    args = argparse.Namespace(
+        ambassador_cpu_request="10m",
+        ambassador_cpu_limit="100m",
+        ambassador_memory_request="32Mi",
+        ambassador_memory_limit="64Mi",
+    )
+    setattr(args, f"ambassador_{resource}_request", request_)
+    setattr(args, f"ambassador_{resource}_limit", limit)
+    try:
+        check_resources(args)
+        server_error = None
+    except UsageError as exc:
+        server_error = str(exc)
+    sets = (
+        f"ambassador.resources.requests.{resource}={request_}",
+        f"ambassador.resources.limits.{resource}={limit}",
+    )
+    result = helm_run(helm, *template_args(sets=sets))
+    assert (result.returncode != 0) is (server_error is not None), (server_error, result.stderr)
+    if server_error is None:
+        return
+    first = result.stderr.splitlines()[0]
+    if "a limit must be more than 0" in server_error:
+        assert first.endswith(
+            f"ambassador.resources.limits.{resource} ({limit}): a limit must be more than 0"
+        ), first
+    else:
+        assert first.endswith(
+            f"ambassador.resources.requests.{resource} ({request_}) is more than "
+            f"ambassador.resources.limits.{resource} ({limit}): Kubernetes refuses a request "
+            "above its limit in every pod that gets the ambassador"
+        ), first
+        assert server_error.endswith(
+            "Kubernetes refuses a request above its limit in every pod that gets the ambassador"
+        )

@@ -9,11 +9,12 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from webhook import cli, flags
+from webhook import cli, flags, injection_flags
 from webhook.certs.commands import ENSURE_FLAGS, GENERATE_FLAGS
 from webhook.core import values
 from webhook.flags import Flag, UsageError
@@ -55,6 +56,28 @@ def test_quantities_follow_kubernetes_grammar(text: str, ok: bool) -> None:
     else:
         with pytest.raises(ValueError):
             values.quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("64Mi", 64 * 2**20),
+        ("1Gi", 2**30),
+        ("100m", Fraction(1, 10)),
+        ("0.5", Fraction(1, 2)),
+        ("1e3", 1000),
+        ("5E-1", Fraction(1, 2)),
+        ("+1k", 1000),
+        ("1.5Ki", 1536),
+        ("1n", Fraction(1, 1000)),  # Kubernetes rounds up to a thousandth
+        ("1e99999999999999999999", 2**63 - 1),  # and caps at 2^63-1, without computing 10**1e20
+        ("0e999999", 0),
+    ],
+)
+def test_quantities_compare_by_their_value_as_kubernetes_holds_it(
+    text: str, value: Fraction
+) -> None:
+    assert values.quantity_value(text) == value
 
 
 @pytest.mark.parametrize(
@@ -165,6 +188,28 @@ def test_every_flag_of_a_subcommand_is_registered_once() -> None:
         (["render", "--ambassador-image", "bad!!"], {}, "not an image reference"),
         (["render", "--ambassador-run-as-user", "0"], {}, "not a positive whole number"),
         (["render", "--namespace-default-inject", "env"], {}, "applies only with"),
+        (
+            ["render", "--ambassador-memory-request", "1Gi", "--ambassador-memory-limit", "1Mi"],
+            {},
+            "downward-webhook: --ambassador-memory-request 1Gi is more than "
+            "--ambassador-memory-limit 1Mi: Kubernetes refuses a request above its limit",
+        ),
+        (
+            ["serve", "--ambassador-cpu-request", "1", "--ambassador-cpu-limit", "500m"],
+            {},
+            "--ambassador-cpu-request 1 is more than --ambassador-cpu-limit 500m",
+        ),
+        (
+            ["serve", "--insecure-http"],
+            {"DOWNWARD_AMBASSADOR_MEMORY_REQUEST": "65Mi"},  # the default limit is 64Mi
+            "--ambassador-memory-request 65Mi is more than --ambassador-memory-limit 64Mi",
+        ),
+        (
+            ["render", "--ambassador-cpu-limit", "0", "--ambassador-cpu-request", "0"],
+            {},
+            "--ambassador-cpu-limit 0: a limit must be more than 0",
+        ),
+        (["render", "--ambassador-memory-limit", "0.0Gi"], {}, "a limit must be more than 0"),
         (["render", "--namespace-default-inject", "sidecar"], {}, "use env, volume"),
         (["serve", "--no-such-flag"], {}, "unrecognized arguments: --no-such-flag"),
         (["certs"], {}, "required: certs_command"),
@@ -283,3 +328,16 @@ def test_the_interfaces_page_names_every_option_of_each_command_once(
     assert not twice, f"listed twice in docs/interfaces.md: {twice}"
     assert not options - set(documented), f"not in docs/interfaces.md: {options - set(documented)}"
     assert not set(documented) - options, f"not options of {command}: {set(documented) - options}"
+
+
+@pytest.mark.parametrize(
+    ("request_", "limit"), [("1Gi", "1024Mi"), ("0", "1m"), ("500m", "0.5"), ("1e3", "1k")]
+)
+def test_a_request_up_to_its_limit_in_any_notation_is_taken(request_: str, limit: str) -> None:
+    args = argparse.Namespace(
+        ambassador_cpu_request=request_,
+        ambassador_cpu_limit=limit,
+        ambassador_memory_request=request_,
+        ambassador_memory_limit=limit,
+    )
+    injection_flags.check_resources(args)

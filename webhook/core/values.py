@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 from webhook.core.validation import DNS1123_LABEL_MAX, is_dns1035_label, is_dns1123_label
 
@@ -20,6 +21,7 @@ __all__ = [
     "positive_int",
     "positive_seconds",
     "quantity",
+    "quantity_value",
     "service_name",
 ]
 
@@ -39,9 +41,13 @@ _MAX_IMAGE = 512
 #   binarySI: Ki Mi Gi Ti Pi Ei; decimalSI: m "" k M G T P E (its parser also takes n and u);
 #   decimalExponent: e or E followed by a signed integer.
 _QUANTITY = re.compile(
-    r"(?P<sign>[+-]?)(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"(?:[KMGTPE]i|[eE][+-]?[0-9]+|[numkMGTPE])?"
+    r"(?P<sign>[+-]?)(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+    r"(?P<suffix>[KMGTPE]i|[eE][+-]?[0-9]+|[numkMGTPE])?"
 )
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_MAX_QUANTITY_VALUE = 2**63 - 1
+_MAX_EXPONENT = 40  # 10**40 is past the cap; 10**-40 rounds up to a thousandth like 10**-4
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 _MAX_QUANTITY = 64
 _PORT = re.compile(r"[0-9]{1,5}")
 _INT = re.compile(r"[0-9]{1,19}")
@@ -68,6 +74,24 @@ def quantity(text: str, *, negative: bool = False) -> str:
     if match["sign"] == "-" and not negative:
         raise ValueError("must not be negative")
     return value
+
+
+def quantity_value(text: str) -> Fraction:
+    """The value of a quantity ``quantity`` accepts, as Kubernetes holds it, for comparing two:
+    exact (``64Mi`` is 67108864, ``100m`` is 1/10), then rounded up to a thousandth and capped
+    at 2^63-1 in magnitude ("larger or more precise will be capped or rounded up")."""
+    match = _QUANTITY.fullmatch(quantity(text, negative=True))
+    assert match is not None  # quantity() accepted it
+    value = Fraction(match["number"])
+    suffix = match["suffix"] or ""
+    if suffix in _BINARY:
+        value *= 1024 ** _BINARY[suffix]
+    elif suffix in _DECIMAL:
+        value *= Fraction(10) ** _DECIMAL[suffix]
+    elif suffix:  # a decimal exponent: clamped before use, past either end the cap decides
+        value *= Fraction(10) ** max(-_MAX_EXPONENT, min(_MAX_EXPONENT, int(suffix[1:])))
+    value = min(Fraction(math.ceil(value * 1000), 1000), Fraction(_MAX_QUANTITY_VALUE))
+    return -value if match["sign"] == "-" else value
 
 
 def port(text: str, *, low: int = 1, high: int = 65535) -> int:

@@ -268,6 +268,26 @@ certificate init container and the CronJob) hold a token, never the webhook serv
 {{- end -}}
 
 {{/*
+The value of a Kubernetes quantity as the schema admits it ("64Mi", "100m", "0.5", "1e3", 2),
+as a float, for comparing two: the number times its binary (Ki..Ei) or decimal (n..E) suffix,
+multiplied or divided by an exact power so that equal values in two notations compare equal
+(webhook/core/values.py:quantity_value is the server's exact version).
+*/}}
+{{- define "downward-webhook.quantityValue" -}}
+{{- $text := toString . -}}
+{{- $binary := dict "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- $times := dict "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18 -}}
+{{- $over := dict "n" 1e9 "u" 1e6 "m" 1e3 -}}
+{{- $suffix := regexFind "([KMGTPE]i|[numkMGTPE])$" $text -}}
+{{- $number := trimSuffix $suffix $text | float64 -}}
+{{- if hasKey $binary $suffix -}}{{- mulf $number (get $binary $suffix) -}}
+{{- else if hasKey $times $suffix -}}{{- mulf $number (get $times $suffix) -}}
+{{- else if hasKey $over $suffix -}}{{- divf $number (get $over $suffix) -}}
+{{- else -}}{{- $number -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
 Seconds of a Go duration as the schema admits it ("2160h", "1h30m", "90s", "1.5h", "500ms"),
 for comparing two durations.
 */}}
@@ -311,6 +331,17 @@ server drops silently (matchConditions: failurePolicy Fail for every pod), misin
 {{- if and (eq $.Values.certs.mode "cert-manager") (ge (include "downward-webhook.durationSeconds" .renewBefore | float64) (include "downward-webhook.durationSeconds" .duration | float64)) -}}
 {{- /* cert-manager's webhook refuses such a Certificate, and the server pods wait for its Secret. */ -}}
 {{- fail (printf "certs.certManager: renewBefore (%s) must be shorter than the duration (%s)" .renewBefore .duration) -}}
+{{- end -}}
+{{- end -}}
+{{- range $resource := list "cpu" "memory" -}}
+{{- /* The server's own check (--ambassador-*-request/-limit), which would otherwise exit 2. */ -}}
+{{- $request := index $.Values.ambassador.resources.requests $resource -}}
+{{- $limit := index $.Values.ambassador.resources.limits $resource -}}
+{{- if le (include "downward-webhook.quantityValue" $limit | float64) 0.0 -}}
+{{- fail (printf "ambassador.resources.limits.%s (%v): a limit must be more than 0" $resource $limit) -}}
+{{- end -}}
+{{- if gt (include "downward-webhook.quantityValue" $request | float64) (include "downward-webhook.quantityValue" $limit | float64) -}}
+{{- fail (printf "ambassador.resources.requests.%s (%v) is more than ambassador.resources.limits.%s (%v): Kubernetes refuses a request above its limit in every pod that gets the ambassador" $resource $request $resource $limit) -}}
 {{- end -}}
 {{- end -}}
 {{- if eq .Values.certs.mode "provided" -}}
