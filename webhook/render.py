@@ -36,6 +36,12 @@ RENDER_FLAGS: tuple[Flag, ...] = (
 )
 
 
+_NAMESPACE_DEFAULT_FLAG = next(f for f in RENDER_FLAGS if f.name == "namespace-default")
+_INJECT_FLAG = next(
+    f for f in injection_flags.INJECTION_FLAGS if f.name == "namespace-default-inject"
+)
+
+
 def register(subparsers: Subparsers[Any]) -> None:
     """Add ``render`` to the top-level subcommands."""
     parser = subparsers.add_parser(
@@ -48,10 +54,23 @@ def register(subparsers: Subparsers[Any]) -> None:
 
 def _refuse_what_cannot_apply(args: argparse.Namespace) -> None:
     """A flag render cannot honour is refused, not ignored: without --namespace-default, no pod
-    of render's input is in a namespace with the label. Run before the environment is read, so
-    the variable is ignored: serve's environment may well set it."""
+    of render's input is in a namespace with the label. Run before the environment is read.
+
+    Its variable, though, is ignored then, not even checked: serve's environment may well set
+    it (``DOWNWARD_NAMESPACE_DEFAULT_INJECT``), and render would not use it.
+    """
     if args.namespace_default_inject is not None and not args.namespace_default:
         raise UsageError("--namespace-default-inject applies only with --namespace-default")
+    if args.namespace_default_inject is None and not _namespace_default(args):
+        args.namespace_default_inject = _INJECT_FLAG.default  # resolve() reads no variable
+
+
+def _namespace_default(args: argparse.Namespace) -> bool:
+    """--namespace-default as resolve() will make it: the command line, else its variable."""
+    if args.namespace_default is not None:
+        return bool(args.namespace_default)
+    raw = os.environ.get(_NAMESPACE_DEFAULT_FLAG.variable, "")
+    return bool(_NAMESPACE_DEFAULT_FLAG.parse_env(raw)) if raw else False
 
 
 def _read(filename: str) -> str:

@@ -389,6 +389,46 @@ def test_render_namespace_default_injects_pods_without_the_annotation(tmp_path: 
     assert refused.returncode == 2 and b"applies only with --namespace-default" in refused.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "code", "injected"),
+    [
+        ([], {"DOWNWARD_NAMESPACE_DEFAULT_INJECT": "bad"}, 0, None),  # serve's; render ignores it
+        (["--namespace-default"], {"DOWNWARD_NAMESPACE_DEFAULT_INJECT": "bad"}, 2, None),
+        (["--namespace-default"], {"DOWNWARD_NAMESPACE_DEFAULT_INJECT": "volume"}, 0, "volume"),
+        (
+            [],
+            {"DOWNWARD_NAMESPACE_DEFAULT": "true", "DOWNWARD_NAMESPACE_DEFAULT_INJECT": "volume"},
+            0,
+            "volume",
+        ),
+        (
+            [],
+            {"DOWNWARD_NAMESPACE_DEFAULT": "true", "DOWNWARD_NAMESPACE_DEFAULT_INJECT": "x"},
+            2,
+            None,
+        ),
+    ],
+    ids=["ignored", "bad-with-flag", "used-with-flag", "used-with-variable", "bad-with-variable"],
+)
+def test_the_namespace_default_inject_variable_counts_only_with_namespace_default(
+    tmp_path: Path, args: list[str], env: dict[str, str], code: int, injected: str | None
+) -> None:
+    plain = {"metadata": {"labels": {"app": "web"}}, "spec": TEMPLATE["spec"]}
+    path = _file(tmp_path, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": plain}}))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    done = subprocess.run(
+        [*_CLI, "-f", path, *args], env={**clean, **env}, capture_output=True, timeout=60
+    )
+    err = done.stderr.decode()
+    assert done.returncode == code, err
+    if code == 2:
+        assert err.count("\n") == 1 and "DOWNWARD_NAMESPACE_DEFAULT_INJECT=" in err, err
+        return
+    (doc,) = yaml.safe_load_all(done.stdout)
+    annotations = doc["spec"]["template"]["metadata"].get("annotations", {})
+    assert annotations.get("downward.io/injected") == injected
+
+
 @pytest.mark.parametrize("key", ["downward.io/inject", "Downward.io/Inject", " downward.io/inject"])
 def test_an_inject_annotation_on_the_workloads_own_metadata_is_a_finding(
     tmp_path: Path, key: str
