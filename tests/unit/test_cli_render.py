@@ -228,6 +228,7 @@ def test_render_names_the_bad_part_of_a_workload(
 # --- The real CLI as a subprocess: exit codes and one-line errors ------------------------------
 
 _CLI = [sys.executable, "-m", "webhook.cli", "render"]
+ASKS = {"annotations": {"downward.io/inject": "env"}}
 _DEPLOYMENT = {
     "apiVersion": "apps/v1",
     "kind": "Deployment",
@@ -273,6 +274,56 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
         ),
         (
             lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"spec": 1}}})),
+            "in.yaml: Deployment/web: Expected `object`, got `int` - at `spec.template.spec`",
+        ),
+        (
+            lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": 5}})),
+            "in.yaml: Deployment/web: Expected `object`, got `int` - at `spec.template`",
+        ),
+        (
+            lambda t: _file(
+                t, yaml.safe_dump({"apiVersion": "batch/v1", "kind": "CronJob", "spec": "x"})
+            ),
+            "in.yaml: CronJob/<unnamed>: Expected `object`, got `str` - at `spec`",
+        ),
+        (
+            lambda t: _file(
+                t,
+                yaml.safe_dump(
+                    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", **ASKS}}
+                ),
+            ),
+            "in.yaml: Pod/x: asks for injection (downward.io/inject) but has no spec: not a pod",
+        ),
+        (
+            lambda t: _file(
+                t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"metadata": ASKS}}})
+            ),
+            "Deployment/web: asks for injection (downward.io/inject) but has no "
+            "spec.template.spec: not a pod",
+        ),
+        # Not pods where it cannot matter: passed through unchanged.
+        (lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"replicas": 3}})), None),
+        (lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": None}})), None),
+        (
+            lambda t: _file(
+                t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"metadata": {}}}})
+            ),
+            None,
+        ),
+        (
+            lambda t: _file(
+                t, yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}})
+            ),
+            None,
+        ),
+        (
+            lambda t: _file(
+                t,
+                yaml.safe_dump(
+                    {**_DEPLOYMENT, "apiVersion": "example.com/v1", "spec": {"template": 5}}
+                ),
+            ),
             None,
         ),
         (
@@ -289,18 +340,29 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
         "bad-indentation",
         "unclosed-flow",
         "alias-bomb",
-        "no-pod",
+        "template-spec-not-an-object",
+        "template-not-an-object",
+        "workload-spec-not-an-object",
+        "pod-asks-without-spec",
+        "template-asks-without-spec",
+        "partial-workload",
+        "null-template",
+        "template-without-spec",
+        "pod-without-spec",
+        "custom-resource-of-the-same-kind",
         "bad-pod",
     ],
 )
 def test_render_errors_are_one_line_with_exit_2(
     tmp_path: Path, make: Any, line: str | None
 ) -> None:
-    done = _cli("-f", make(tmp_path))
+    path = make(tmp_path)
+    done = _cli("-f", path)
     err = done.stderr.decode()
     assert "Traceback" not in err
-    if line is None:  # not a pod template at all: passed through
+    if line is None:  # not a pod template where it could matter: passed through unchanged
         assert done.returncode == 0, err
+        assert done.stdout == Path(path).read_bytes()
         return
     assert done.returncode == 2, err
     assert err.count("\n") == 1 and line in err, err

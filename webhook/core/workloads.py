@@ -55,8 +55,32 @@ class Rendered:
         return [{**op, "path": self.pointer + op["path"]} for op in self.decision.patch.operations]
 
 
+#: The API groups of the kinds above; the same kind in another group (a custom resource) may
+#: look like anything, so only these are refused when their pod template is not a pod.
+_CORE, _APPS, _BATCH = frozenset({""}), frozenset({"apps", "extensions"}), frozenset({"batch"})
+_GROUPS: dict[str, frozenset[str]] = {
+    "Pod": _CORE,
+    "PodTemplate": _CORE,
+    "ReplicationController": _CORE,
+    "Deployment": _APPS,
+    "StatefulSet": _APPS,
+    "DaemonSet": _APPS,
+    "ReplicaSet": _APPS,
+    "Job": _BATCH,
+    "CronJob": _BATCH,
+}
+_JSON_TYPES = {bool: "bool", int: "int", float: "float", str: "str", list: "array"}
+
+
 def _templates(doc: Any, at: str = "") -> Iterator[tuple[str, str, str, JSONObject]]:
-    """``(where, dotted path, JSON Pointer, template)`` of every pod template in ``doc``."""
+    """``(where, dotted path, JSON Pointer, template)`` of every pod template in ``doc``.
+
+    A template of a built-in kind that is not a pod where it matters is yielded too, for
+    ``pod_from_object`` to refuse with its path (or refused here, when a step of the path is
+    not an object): a step or a ``spec`` that is there but is not an object, or a template
+    that asks for injection (``downward.io/inject``) without a ``spec``. An absent (or null)
+    step passes through: a partial object, such as a kustomize patch, is not a pod yet.
+    """
     if not isinstance(doc, dict):
         return
     if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
@@ -66,12 +90,34 @@ def _templates(doc: Any, at: str = "") -> Iterator[tuple[str, str, str, JSONObje
     path = TEMPLATE_PATHS.get(doc.get("kind", ""))
     if path is None or doc.get("apiVersion") is None:
         return
+    where = f"{doc['kind']}/{_name(doc)}"
+    group = str(doc["apiVersion"]).rpartition("/")[0]
+    strict = group in _GROUPS[doc["kind"]]
     node: Any = doc
-    for key in path:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict) and isinstance(node.get("spec"), dict):
+    for depth, key in enumerate(path, 1):
+        node = node.get(key)
+        if node is None:
+            return
+        if not isinstance(node, dict):
+            if strict:
+                got = _JSON_TYPES.get(type(node), type(node).__name__)
+                dotted = ".".join(path[:depth])
+                raise BadReview(f"{where}: Expected `object`, got `{got}` - at `{dotted}`")
+            return
+    spec = node.get("spec")
+    if strict and spec is None and _asks(node):  # the server would answer 400 for this pod
+        dotted = ".".join((*path, "spec"))
+        raise BadReview(f"{where}: asks for injection ({INJECT}) but has no {dotted}: not a pod")
+    if isinstance(spec, dict) or (strict and spec is not None):  # pod_from_object refuses it
         pointer = at + "".join("/" + key for key in path)
-        yield f"{doc['kind']}/{_name(doc)}", ".".join(path), pointer, node
+        yield where, ".".join(path), pointer, node
+
+
+def _asks(template: JSONObject) -> bool:
+    """Whether the template carries ``downward.io/inject`` (as the server reads it: exactly)."""
+    metadata = template.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return isinstance(annotations, dict) and INJECT in annotations
 
 
 def is_misplaced_key(key: object) -> bool:
