@@ -21,7 +21,11 @@ from webhook.core.workloads import Rendered, inject_document
 from webhook.flags import Flag, UsageError
 from webhook.types import Patch
 
-__all__ = ["RENDER_FLAGS", "register"]
+__all__ = ["MAX_INPUT_BYTES", "RENDER_FLAGS", "register"]
+
+#: The largest input ``render`` reads: 64 MiB, far more than any repository's manifests, and a
+#: bound on its memory (parsed YAML takes many times its size).
+MAX_INPUT_BYTES = 64 * 2**20
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives add_subparsers()
 
@@ -74,12 +78,20 @@ def _namespace_default(args: argparse.Namespace) -> bool:
 
 
 def _read(filename: str) -> str:
-    """The file's text (``-``: stdin), or a one-line ``UsageError``."""
+    """The file's text (``-``: stdin), or a one-line ``UsageError``.
+
+    At most ``MAX_INPUT_BYTES`` are read: ``-f /dev/zero`` (or a stream that never ends) is
+    refused instead of reading until memory runs out.
+    """
     name = "stdin" if filename == "-" else filename
     if filename == "-" and sys.stdin is None:  # started with fd 0 closed (``<&-``)
         raise UsageError("stdin: closed, nothing to read (give -f FILE)")
     try:
-        data = sys.stdin.buffer.read() if filename == "-" else Path(filename).read_bytes()
+        if filename == "-":
+            data = sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        else:
+            with Path(filename).open("rb") as file:
+                data = file.read(MAX_INPUT_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -88,6 +100,11 @@ def _read(filename: str) -> str:
         raise UsageError(f"{name}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UsageError(
+            f"{name}: more than {MAX_INPUT_BYTES // 2**20} MiB, too large to render "
+            "(split it into smaller files)"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -378,6 +378,39 @@ def test_render_names_an_unreadable_file(tmp_path: Path) -> None:
     assert done.returncode == 2 and b"permission denied" in done.stderr
 
 
+@pytest.mark.parametrize("stdin", [False, True], ids=["file", "stdin"])
+def test_render_of_an_endless_input_stops_at_64_mib_with_one_line(stdin: bool) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")}
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [*_CLI, "-f", "-" if stdin else "/dev/zero"],
+            stdin=zero if stdin else subprocess.DEVNULL,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    name = "stdin" if stdin else "/dev/zero"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.decode() == (
+        f"downward-webhook: {name}: more than 64 MiB, too large to render "
+        "(split it into smaller files)\n"
+    )
+
+
+def test_render_reads_up_to_its_bound_and_no_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from webhook import render
+
+    text = yaml.safe_dump(_DEPLOYMENT)
+    monkeypatch.setattr(render, "MAX_INPUT_BYTES", len(text.encode()))
+    assert main(["render", "-f", _file(tmp_path, text)]) == 0
+    capsys.readouterr()
+    assert main(["render", "-f", _file(tmp_path, text + " ")]) == 2
+    assert "too large to render" in capsys.readouterr().err
+
+
 def test_render_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
     docs = yaml.safe_dump_all([_DEPLOYMENT] * 3000, sort_keys=False)
     path = _file(tmp_path, docs)
