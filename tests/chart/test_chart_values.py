@@ -120,6 +120,8 @@ def test_every_value_has_a_comment_starting_with_its_name() -> None:
         (("securityContext.runAsUser=-1",), "a negative UID"),
         (("ambassador.runAsUser=2147483648",), "a UID above Kubernetes' int32 range"),
         (("podDisruptionBudget.maxUnavailable=150%",), "a percentage above 100%"),
+        (("certs.selfSigned.validityDays=36501",), "over certs ensure's 100 years"),
+        (("certs.selfSigned.renewBeforeDays=36501",), "over certs ensure's 100 years"),
         (("podDisruptionBudget.maxUnavailable=-1",), "a negative number of pods"),
         (("podDisruptionBudget.maxUnavailable=one",), "neither a number nor a percentage"),
         (("namespaceDefaults.inject=NONE",), "an opt-out word as the default modes"),
@@ -335,3 +337,10 @@ def test_ambassador_resources_are_refused_by_the_chart_as_by_the_server(
         assert server_error.endswith(
             "Kubernetes refuses a request above its limit in every pod that gets the ambassador"
         )
+
+
+def test_the_schema_bounds_the_certificate_days_as_certs_ensure_does() -> None:
+    from webhook.certs.commands import MAX_DAYS
+
+    days = SCHEMA["properties"]["certs"]["properties"]["selfSigned"]["properties"]
+    assert days["validityDays"]["maximum"] == days["renewBeforeDays"]["maximum"] == MAX_DAYS
