@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import io
+import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -33,7 +35,7 @@ from webhook.splice import Unsupported, add_to_value, block_yaml, newline_of, to
 from webhook.splice import splice as _splice
 from webhook.types import Patch
 
-__all__ = ["BadYAML", "Transform", "render", "render_pieces"]
+__all__ = ["BadObject", "BadYAML", "Transform", "render", "render_pieces"]
 
 #: Given one document's object, patch it in place and return the operations applied.
 Transform = Callable[[Any], Patch]
@@ -60,6 +62,18 @@ class BadYAML(ValueError):
         return cls(str(exc).splitlines()[0], None, None)
 
 
+class BadObject(ValueError):
+    """A document the transform refuses (raised by it): the one-line message, and the 1-based
+    line and column of the part of the text it names (``at `spec.containers[0].name``` in the
+    message: ``path``), or of the document when it names none or the text does not hold it."""
+
+    def __init__(self, message: str, path: str | None) -> None:
+        super().__init__(message)
+        self.message, self.path = message, path
+        self.line: int | None = None
+        self.column: int | None = None
+
+
 def render(text: str, transform: Transform) -> str:
     """``text`` with ``transform`` applied to every document. Raises ``BadYAML``."""
     return "".join(render_pieces(text, transform))
@@ -83,7 +97,11 @@ def _changes(text: str, transform: Transform) -> Iterator[tuple[int, int, str]]:
             node = _next(loader)
             doc = _construct(loader, node)
             _unshare(doc, node)
-            operations = transform(doc)
+            try:
+                operations = transform(doc)
+            except BadObject as exc:
+                exc.line, exc.column = _locate(node, exc.path or "")
+                raise
             if operations:
                 yield _document(text, node, doc, operations)
     finally:
@@ -111,6 +129,58 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         raise BadYAML.of(exc) from None
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def _locate(node: yaml.Node, path: str) -> tuple[int, int]:
+    """Where in the text ``path`` (``spec.template.spec.containers[0].ports[0].containerPort``,
+    ``metadata.annotations["a.b"]``, keys with dots in them such as ``kubernetes.io/os``
+    too) starts below ``node``: as far as the composed nodes hold it."""
+    rest = path
+    while rest:
+        if isinstance(node, yaml.SequenceNode):
+            index = _INDEX.match(rest)
+            if index is None or int(index[1]) >= len(node.value):
+                break
+            node, rest = node.value[int(index[1])], rest[index.end() :]
+        elif isinstance(node, yaml.MappingNode):
+            key, rest_after = _key(rest)
+            found = [
+                (k.value, v)
+                for k, v in reversed(node.value)  # the last of duplicate keys wins
+                if isinstance(k, yaml.ScalarNode)
+                and (k.value == key if key is not None else _names(rest, k.value))
+            ]
+            if not found:
+                break
+            name, node = max(found, key=lambda kv: len(kv[0]))  # the longest: "a.b" over "a"
+            rest = rest_after if key is not None else rest.removeprefix(".")[len(name) :]
+        else:
+            break
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _key(rest: str) -> tuple[str | None, str]:
+    """A quoted key first in ``rest`` (``["a.b"]``) and what follows it, else ``None``."""
+    if not rest.startswith('["'):
+        return None, rest
+    try:
+        key, end = json.JSONDecoder().raw_decode(rest, 1)
+    except ValueError:
+        return None, rest
+    if not isinstance(key, str) or rest[end : end + 1] != "]":
+        return None, rest
+    return key, rest[end + 1 :]
+
+
+def _names(rest: str, key: object) -> bool:
+    """Whether ``rest`` (``.a.b[0]`` or ``a.b[0]``) goes on with the mapping key ``key``."""
+    if not isinstance(key, str) or not key:
+        return False
+    after = rest.removeprefix(".")
+    return after.startswith(key) and after[len(key) : len(key) + 1] in ("", ".", "[")
 
 
 #: Values that YAML aliases may add to one document, copied out (a "billion laughs" document

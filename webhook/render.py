@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ _NAMESPACE_DEFAULT_FLAG = next(f for f in RENDER_FLAGS if f.name == "namespace-d
 _INJECT_FLAG = next(
     f for f in injection_flags.INJECTION_FLAGS if f.name == "namespace-default-inject"
 )
+
+
+#: The part of a pod a ``BadReview`` names, as ``webhook.core.review`` writes it.
+_AT = re.compile(r" - at `([^`]*)`$")
 
 
 def register(subparsers: Subparsers[Any]) -> None:
@@ -162,7 +167,12 @@ def _render(args: argparse.Namespace) -> int:
     rendered: list[Rendered] = []
 
     def transform(doc: object) -> Patch:
-        results = inject_document(doc, settings, default_inject=default)
+        try:
+            results = inject_document(doc, settings, default_inject=default)
+        except BadReview as exc:
+            message = str(exc)
+            at = _AT.search(message)
+            raise manifests.BadObject(message, at[1] if at else None) from None
         rendered.extend(results)
         return [op for result in results for op in result.operations]
 
@@ -171,8 +181,8 @@ def _render(args: argparse.Namespace) -> int:
     except manifests.BadYAML as exc:
         where = f"{name}:{exc.line}:{exc.column}" if exc.line else name
         raise UsageError(f"{where}: {exc.what}: {exc.problem}") from None
-    except BadReview as exc:
-        raise UsageError(f"{name}: {exc}") from None
+    except manifests.BadObject as exc:
+        raise UsageError(f"{name}:{exc.line}:{exc.column}: {exc.message}") from None
     worst = _report(rendered)
     del text
     if not args.check:

@@ -274,17 +274,17 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
         ),
         (
             lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": {"spec": 1}}})),
-            "in.yaml: Deployment/web: Expected `object`, got `int` - at `spec.template.spec`",
+            "in.yaml:7:11: Deployment/web: Expected `object`, got `int` - at `spec.template.spec`",
         ),
         (
             lambda t: _file(t, yaml.safe_dump({**_DEPLOYMENT, "spec": {"template": 5}})),
-            "in.yaml: Deployment/web: Expected `object`, got `int` - at `spec.template`",
+            "in.yaml:6:13: Deployment/web: Expected `object`, got `int` - at `spec.template`",
         ),
         (
             lambda t: _file(
                 t, yaml.safe_dump({"apiVersion": "batch/v1", "kind": "CronJob", "spec": "x"})
             ),
-            "in.yaml: CronJob/<unnamed>: Expected `object`, got `str` - at `spec`",
+            "in.yaml:3:7: CronJob/<unnamed>: Expected `object`, got `str` - at `spec`",
         ),
         (
             lambda t: _file(
@@ -293,7 +293,8 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
                     {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", **ASKS}}
                 ),
             ),
-            "in.yaml: Pod/x: asks for injection (downward.io/inject) but has no spec: not a pod",
+            "in.yaml:1:1: Pod/x: asks for injection (downward.io/inject) but has no spec: "
+            "not a pod",
         ),
         (
             lambda t: _file(
@@ -330,7 +331,7 @@ def _file(tmp_path: Path, content: bytes | str, name: str = "in.yaml") -> str:
             lambda t: _file(
                 t, yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "spec": {"containers": 1}})
             ),
-            "in.yaml: Pod/<unnamed>: Expected `array",
+            "in.yaml:4:15: Pod/<unnamed>: Expected `array",
         ),
     ],
     ids=[

@@ -396,3 +396,42 @@ def test_when_both_ways_fail_the_patched_object_is_written(monkeypatch: pytest.M
     out = manifests.render(text, _transform)
     assert list(yaml.safe_load_all(out)) == _expected(text)
     assert out.startswith("# head comment\n")  # outside the document's span: kept
+
+
+_LOCATED = """\
+apiVersion: v1
+kind: List
+items:
+- kind: Pod
+  metadata:
+    annotations:
+      a.b: x
+      a: {b: y}
+  spec:
+    nodeSelector:
+      kubernetes.io/os: 5
+    containers:
+    - name: app
+      ports: [{containerPort: "80"}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "where"),
+    [
+        ("items[0].spec.containers[0].ports[0].containerPort", (14, 31)),
+        ("items[0].spec.nodeSelector.kubernetes.io/os", (11, 25)),  # a key with dots
+        ('items[0].metadata.annotations["a.b"]', (7, 12)),  # a quoted key
+        ("items[0].metadata.annotations.a.b", (7, 12)),  # the longest key: "a.b", not "a"
+        ("items[0].spec.containers[3].name", (13, 5)),  # no such item: the list
+        ("items[0].spec.volumes", (10, 5)),  # no such key: the mapping holding it
+        ("", (1, 1)),
+    ],
+)
+def test_a_refused_part_is_located_in_the_text(path: str, where: tuple[int, int]) -> None:
+    def refuse(_: Any) -> list[dict[str, Any]]:
+        raise manifests.BadObject("refused", path)
+
+    with pytest.raises(manifests.BadObject) as exc:
+        manifests.render("---\n# a comment\n" + _LOCATED, refuse)
+    assert (exc.value.line, exc.value.column) == (where[0] + 2, where[1])
