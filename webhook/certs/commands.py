@@ -86,10 +86,10 @@ GENERATE_FLAGS: tuple[Flag, ...] = (
 )
 ENSURE_FLAGS: tuple[Flag, ...] = (
     *_SERVICE_FLAGS,
-    Flag("secret", flags.text, None, "name of the TLS Secret", "NAME", required=True),
+    Flag("secret", values.object_name, None, "name of the TLS Secret", "NAME", required=True),
     Flag(
         "webhook-config",
-        flags.text,
+        values.object_name,
         None,
         "MutatingWebhookConfiguration to put the CA in",
         "NAME",

@@ -19,17 +19,23 @@ __all__ = [
     "ENV_PREFIX_MAX",
     "is_dns1035_label",
     "is_dns1123_label",
+    "is_dns1123_subdomain",
     "is_env_name",
     "is_env_prefix",
 ]
 
 #: ``validation.DNS1123LabelMaxLength``: container and volume names.
 DNS1123_LABEL_MAX = 63
+#: ``validation.DNS1123SubdomainMaxLength``: most object names (Secrets, webhook configurations).
+DNS1123_SUBDOMAIN_MAX = 253
 #: Our own bound (Kubernetes sets none on env names): the longest ``downward.io/env-prefix``.
 ENV_PREFIX_MAX = 64
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
 _DNS1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 _DNS1035_LABEL = re.compile(r"[a-z](?:[-a-z0-9]*[a-z0-9])?")
+_DNS1123_SUBDOMAIN = re.compile(
+    r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
+)
 
 
 def is_env_name(name: str) -> bool:
@@ -61,3 +67,8 @@ def is_dns1123_label(name: str) -> bool:
 def is_dns1035_label(name: str) -> bool:
     """``IsDNS1035Label``: Service names (a first character that is a letter)."""
     return len(name) <= DNS1123_LABEL_MAX and _DNS1035_LABEL.fullmatch(name) is not None
+
+
+def is_dns1123_subdomain(name: str) -> bool:
+    """``IsDNS1123Subdomain``: the names of most objects (Secrets, webhook configurations)."""
+    return len(name) <= DNS1123_SUBDOMAIN_MAX and _DNS1123_SUBDOMAIN.fullmatch(name) is not None

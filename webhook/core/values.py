@@ -11,7 +11,12 @@ import math
 import re
 from fractions import Fraction
 
-from webhook.core.validation import DNS1123_LABEL_MAX, is_dns1035_label, is_dns1123_label
+from webhook.core.validation import (
+    DNS1123_LABEL_MAX,
+    is_dns1035_label,
+    is_dns1123_label,
+    is_dns1123_subdomain,
+)
 
 __all__ = [
     "image_reference",
@@ -132,6 +137,17 @@ def service_name(text: str) -> str:
     """A Service name: a DNS-1035 label (``IsDNS1035Label``: a letter first)."""
     if not is_dns1035_label(text):
         raise ValueError(f"not a Service name (a DNS-1035 label: {_label_rule('letter')})")
+    return text
+
+
+def object_name(text: str) -> str:
+    """The name of a Secret or a webhook configuration: a DNS-1123 subdomain
+    (``IsDNS1123Subdomain``)."""
+    if not is_dns1123_subdomain(text):
+        raise ValueError(
+            "not an object name (a DNS-1123 subdomain: lower-case letters, digits, '-' and "
+            "'.', at most 253 characters, starting and ending with a letter or digit)"
+        )
     return text
 
 

@@ -21,6 +21,7 @@ from webhook import cli
 from webhook.certs.commands import MAX_DAYS
 from webhook.certs.generate import dns_names
 from webhook.certs.pem import not_after
+from webhook.core import values
 
 NS = "downward-system"
 
@@ -175,6 +176,36 @@ def test_service_and_namespace_must_be_kubernetes_names(
     err = capsys.readouterr().err
     assert f"argument {flag}: {value!r}: {what}" in err and err.count("\n") == 1, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--secret", "Webhook-TLS"),
+        ("--secret", "tls_secret"),
+        ("--secret", "a" * 254),
+        ("--secret", "a..b"),
+        ("--webhook-config", "downward webhook"),
+        ("--webhook-config", "w-"),
+    ],
+)
+def test_secret_and_webhook_config_must_be_object_names(
+    capsys: pytest.CaptureFixture[str], flag: str, value: str
+) -> None:
+    names = {"--secret": "t", "--webhook-config": "w", flag: value}
+    argv = ["ensure", "--service", "s", "--namespace", NS, "--kubeconfig", "/nope"]
+    argv += [x for pair in names.items() for x in pair]
+
+    assert _run(*argv) == 2
+
+    err = capsys.readouterr().err
+    what = "not an object name (a DNS-1123 subdomain"
+    assert f"argument {flag}: {value!r}: {what}" in err and err.count("\n") == 1, err
+
+
+def test_a_dotted_object_name_of_253_characters_is_taken() -> None:
+    name = ".".join(["a" * 63] * 4)[:253]
+    assert values.object_name(name) == name and len(name) == 253
 
 
 @pytest.mark.parametrize(("service", "namespace"), [("a" * 63, "1-" + "b" * 61), ("w-1", "0")])
