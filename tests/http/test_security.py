@@ -61,6 +61,18 @@ def _handshake(server: RunningServer, version: ssl.TLSVersion) -> str | None:
 # --- TLS ------------------------------------------------------------------------------------------
 
 
+def _wait_healthy(port: int, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    """Until the plain-HTTP server of ``process`` answers ``/healthz`` (it must not exit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok\n"
+            return
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+
+
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 @pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1])
 def test_tls_1_0_and_1_1_handshakes_are_refused(
@@ -192,14 +204,7 @@ def test_serve_stopped_by_ctrl_c_or_sigterm_drains_and_exits_quietly(
             env={k: v for k, v in os.environ.items() if not k.startswith("DOWNWARD_")},
         )
         try:
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    assert httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok\n"
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline and process.poll() is None
-                    time.sleep(0.05)
+            _wait_healthy(port, process)
             process.send_signal(sig)
             assert process.wait(15) == code
         finally:
@@ -232,14 +237,7 @@ def test_insecure_http_serves_plaintext(tmp_path: Path) -> None:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/healthz").text == "ok\n"
-                break
-            except httpx.HTTPError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.05)
+        _wait_healthy(port, process)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(15)
