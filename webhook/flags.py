@@ -28,6 +28,7 @@ __all__ = [
     "boolean",
     "choice",
     "env_name",
+    "given",
     "markdown_table",
     "resolve",
     "text",
@@ -197,6 +198,17 @@ def markdown_table(flags: Iterable[Flag]) -> str:
     return "\n".join(rows) + "\n"
 
 
+def given(flag: Flag, args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Any:
+    """The value ``resolve`` gives ``flag``: the command line's, else its variable's (checked:
+    ``UsageError`` naming it), else its default."""
+    value = getattr(args, flag.dest)
+    if value is not None:
+        return value
+    env = os.environ if environ is None else environ
+    raw = env.get(flag.variable, "") if flag.env else ""
+    return flag.parse_env(raw) if raw else flag.default
+
+
 def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:
     """Fill in every flag of the chosen subcommand not given on the command line.
 
@@ -208,13 +220,10 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str] | None = None) 
     for flag in getattr(args, _REGISTERED, ()):
         if getattr(args, flag.dest) is not None:
             continue
-        raw = env.get(flag.variable, "") if flag.env else ""
-        if raw:
-            setattr(args, flag.dest, flag.parse_env(raw))
-        elif flag.required:
+        if flag.required and not (flag.env and env.get(flag.variable)):
             missing.append(flag)
         else:
-            setattr(args, flag.dest, flag.default)
+            setattr(args, flag.dest, given(flag, args, env))
     if missing:
         names = ", ".join(f"--{f.name}" + (f" (or {f.variable})" if f.env else "") for f in missing)
         raise UsageError(f"missing {names}")

@@ -70,16 +70,8 @@ def _refuse_what_cannot_apply(args: argparse.Namespace) -> None:
     """
     if args.namespace_default_inject is not None and not args.namespace_default:
         raise UsageError("--namespace-default-inject applies only with --namespace-default")
-    if args.namespace_default_inject is None and not _namespace_default(args):
+    if args.namespace_default_inject is None and not flags.given(_NAMESPACE_DEFAULT_FLAG, args):
         args.namespace_default_inject = _INJECT_FLAG.default  # resolve() reads no variable
-
-
-def _namespace_default(args: argparse.Namespace) -> bool:
-    """--namespace-default as resolve() will make it: the command line, else its variable."""
-    if args.namespace_default is not None:
-        return bool(args.namespace_default)
-    raw = os.environ.get(_NAMESPACE_DEFAULT_FLAG.variable, "")
-    return bool(_NAMESPACE_DEFAULT_FLAG.parse_env(raw)) if raw else False
 
 
 def _read(filename: str) -> str:

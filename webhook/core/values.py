@@ -22,6 +22,7 @@ __all__ = [
     "image_reference",
     "is_image_reference",
     "namespace_name",
+    "object_name",
     "port",
     "positive_int",
     "positive_seconds",
