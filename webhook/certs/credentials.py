@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from kubernetes import client, config
 
-__all__ = ["BadCredentials", "api_client", "kubeconfig_paths"]
+__all__ = ["BadCredentials", "api_client", "kubeconfig_paths", "one_line"]
 
 _DEFAULT = "~/.kube/config"
 # What the client raises on a kubeconfig whose YAML parses but whose content it cannot use.
@@ -105,5 +105,10 @@ def _check(path: Path) -> None:
         raise BadCredentials(f"{path}: not a kubeconfig: {what}")
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of white space one blank (for one-line errors)."""
+    return " ".join(text.split())
+
+
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    return one_line(str(exc)) or type(exc).__name__

@@ -20,6 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from webhook.certs import credentials
+from webhook.certs.credentials import one_line
 
 __all__ = [
     "APPLY_PATCH",
@@ -138,8 +139,3 @@ def status_message(body: Any) -> str:
         return ""
     message = status.get("message", "") if isinstance(status, dict) else ""
     return message if isinstance(message, str) else ""
-
-
-def one_line(text: str) -> str:
-    """``text`` on one line: every run of white space one blank (for one-line errors)."""
-    return " ".join(text.split())
